@@ -1,0 +1,41 @@
+"""modqueue's web application."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.cors import init_cors
+from service.db import import_models
+from service.errors import register_error_handlers
+from service import extensions
+from service.settings import Settings
+
+# Enough for the longest body (10,000 characters, each up to a 6-byte JSON escape) plus the other fields.
+MAX_REQUEST_BYTES = 128 * 1024
+
+
+def create_app(settings: Settings | None = None, session_factory: sessionmaker[Session] | None = None) -> Flask:
+    """Build the web app; tests pass their own settings and session factory."""
+    settings = settings or Settings.from_env()
+    import_models()
+    app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        MAX_BODY_CHARS=settings.max_body_chars,
+        MODQUEUE_SETTINGS=settings,
+        JSON_SORT_KEYS=False,
+    )
+    extensions.db.init_app(app, settings, session_factory)
+    extensions.redis_store.init_app(app, settings)
+    extensions.task_queue.init_app(app, settings)
+    register_error_handlers(app)
+    init_cors(app)
+
+    from service.comments.views import bp as comments_bp
+    from service.health.views import bp as health_bp
+
+    app.register_blueprint(comments_bp)
+    app.register_blueprint(health_bp)
+    return app

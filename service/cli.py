@@ -1,0 +1,138 @@
+"""The `modqueue` command: development stack, migrations, sites, users and production processes."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from service.settings import Settings
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+@click.group()
+def main() -> None:
+    """Self-hosted comment moderation."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations to MODQUEUE_DATABASE_URL."""
+    from service.migrations import upgrade
+
+    settings = _settings()
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    click.echo("database is up to date")
+
+
+@main.group()
+def site() -> None:
+    """Sites that embed the widget."""
+
+
+@site.command("create")
+@click.argument("name")
+@click.option("--origin", "origins", multiple=True, required=True, help="An origin allowed to post, e.g. https://news.example")
+def site_create(name: str, origins: tuple[str, ...]) -> None:
+    """Create a site and print its public key."""
+    from service.db import make_engine, make_session_factory
+    from service.sites.operations import InvalidOrigin, create_site
+
+    sessions = make_session_factory(make_engine(_settings().database_url))
+    try:
+        with sessions.begin() as session:
+            created = create_site(session, name, list(origins))
+            key = created.public_key
+    except InvalidOrigin as exc:
+        raise click.BadParameter(str(exc), param_hint="--origin") from None
+    click.echo(key)
+
+
+@main.group()
+def user() -> None:
+    """Moderator and admin accounts."""
+
+
+@user.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["admin", "moderator"]), required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_create(email: str, role: str, password_stdin: bool) -> None:
+    """Create an account; the password is read from stdin or prompted for."""
+    from service.accounts.operations import AccountError, create_user
+    from service.db import make_engine, make_session_factory
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    sessions = make_session_factory(make_engine(_settings().database_url))
+    try:
+        with sessions.begin() as session:
+            create_user(session, email, password, role)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created {role} {email.strip().lower()}")
+
+
+@main.command()
+@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
+def web(host: str, port: int, workers: int) -> None:
+    """Run the web app under gunicorn."""
+    os.execvp(
+        sys.executable,
+        [sys.executable, "-m", "gunicorn", "service:create_app()", "--bind", f"{host}:{port}",
+         "--workers", str(workers), "--worker-class", "gthread", "--threads", "8",
+         "--graceful-timeout", "30", "--access-logfile", "-"],
+    )
+
+
+@main.command()
+@click.option("--concurrency", default=None, type=int, help="pool processes (default: one per core)")
+@click.option("--loglevel", default="INFO", show_default=True)
+def worker(concurrency: int | None, loglevel: str) -> None:
+    """Run a Celery worker that scores and decides comments."""
+    args = [sys.executable, "-m", "celery", "-A", "workers.main", "worker", "--loglevel", loglevel]
+    if concurrency:
+        args += ["--concurrency", str(concurrency)]
+    os.execvp(sys.executable, args)
+
+
+@main.command()
+@click.option("--loglevel", default="INFO", show_default=True)
+def beat(loglevel: str) -> None:
+    """Run Celery beat (the periodic sweeper); run exactly one."""
+    settings = _settings()
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    schedule = settings.instance_path / "celerybeat-schedule"
+    os.execvp(
+        sys.executable,
+        [sys.executable, "-m", "celery", "-A", "workers.main", "beat", "--loglevel", loglevel,
+         "--schedule", str(schedule)],
+    )
+
+
+@main.command()
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True)
+def dev(port: int, host: str) -> None:
+    """Run the whole stack on this machine: SQLite, embedded Redis, web, worker and beat."""
+    from service.devstack import run_dev_stack
+
+    run_dev_stack(host, port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Accept, look up and report comments. Functions flush; the caller commits."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service.comments.models import PUBLISHED, Article, Comment, Report
+from service.comments.schemas import ArticleIn, CommentIn, ReportIn
+from service.sites.models import Site
+
+
+class SubmissionError(Exception):
+    """The request is well-formed but cannot be accepted as it stands."""
+
+    def __init__(self, status: int, code: str, message: str, fields: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.fields = status, code, message, fields or {}
+
+
+def _find_article(session: Session, site: Site, external_id: str) -> Article | None:
+    return session.scalar(select(Article).where(Article.site_id == site.id, Article.external_id == external_id))
+
+
+def get_or_create_article(session: Session, site: Site, data: ArticleIn) -> Article:
+    """Find the article by the site's own id, creating it on its first comment."""
+    article = _find_article(session, site, data.id)
+    if article is None:
+        try:
+            with session.begin_nested():
+                article = Article(site_id=site.id, external_id=data.id, url=data.url, title=data.title)
+                session.add(article)
+        except IntegrityError:  # another request created it first
+            article = _find_article(session, site, data.id)
+    if article.url is None and data.url:
+        article.url = data.url
+    if article.title is None and data.title:
+        article.title = data.title
+    return article
+
+
+def _replay(session: Session, site: Site, key: str, fingerprint: str) -> Comment | None:
+    existing = session.scalar(select(Comment).where(Comment.site_id == site.id, Comment.idempotency_key == key))
+    if existing is not None and existing.request_hash != fingerprint:
+        raise SubmissionError(
+            422, "idempotency_key_reused", "this Idempotency-Key was already used for a different comment"
+        )
+    return existing
+
+
+def submit_comment(
+    session: Session, site: Site, data: CommentIn, *, idempotency_key: str | None, remote_addr: str | None
+) -> tuple[Comment, bool]:
+    """Store a new pending comment; return it and whether it was created (False: an idempotent replay)."""
+    fingerprint = data.fingerprint()
+    if idempotency_key and (existing := _replay(session, site, idempotency_key, fingerprint)):
+        return existing, False
+    article = get_or_create_article(session, site, data.article)
+    if data.parent_id is not None:
+        parent = session.get(Comment, data.parent_id)
+        if parent is None or parent.article_id != article.id:
+            raise SubmissionError(
+                422, "validation_failed", "the comment is not valid",
+                {"parent_id": "no such comment on this article"},
+            )
+    comment = Comment(
+        site_id=site.id,
+        article_id=article.id,
+        parent_id=data.parent_id,
+        author_name=data.author.name,
+        author_email=data.author.email,
+        body=data.body,
+        honeypot_filled=bool(data.honeypot and data.honeypot.strip()),
+        remote_addr=remote_addr,
+        idempotency_key=idempotency_key,
+        request_hash=fingerprint,
+    )
+    try:
+        with session.begin_nested():
+            session.add(comment)
+    except IntegrityError:  # the same key raced in from a concurrent retry
+        existing = _replay(session, site, idempotency_key or "", fingerprint)
+        if existing is None:
+            raise
+        return existing, False
+    return comment, True
+
+
+def published_comments(session: Session, site: Site, article_external_id: str) -> list[Comment]:
+    """Published comments of one article, oldest first."""
+    return list(
+        session.scalars(
+            select(Comment)
+            .join(Article, Comment.article_id == Article.id)
+            .where(Article.site_id == site.id, Article.external_id == article_external_id, Comment.status == PUBLISHED)
+            .order_by(Comment.created_at, Comment.id)
+        )
+    )
+
+
+def report_comment(session: Session, comment: Comment, data: ReportIn, remote_addr: str | None) -> Report:
+    """Record a reader's report; the comment's status stays as it is."""
+    if comment.status != PUBLISHED:
+        raise SubmissionError(409, "not_reportable", "only published comments can be reported")
+    report = Report(comment_id=comment.id, reason=data.reason, note=data.note, remote_addr=remote_addr)
+    session.add(report)
+    session.flush()
+    return report

@@ -1,0 +1,105 @@
+"""The public comments API used by the widget and by sites' own clients."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, current_app, jsonify, request, url_for
+from werkzeug.exceptions import BadRequest
+
+from service.comments import operations
+from service.comments.models import Comment
+from service.comments.schemas import CommentIn, ReportIn, comment_json, thread_json
+from service.cors import allow_origins_of_site
+from service.errors import APIError
+from service.extensions import db, task_queue
+from service.sites.models import Site
+from service.sites.operations import find_site
+
+bp = Blueprint("comments", __name__, url_prefix="/api/v1")
+
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+def json_object() -> dict:
+    """The request's JSON object, or a 400/415 that says what is wrong with it."""
+    if not request.is_json:
+        raise APIError(415, "unsupported_media_type", "send the body as JSON with Content-Type: application/json")
+    try:
+        payload = request.get_json()
+    except BadRequest:
+        raise APIError(400, "malformed_json", "the body is not valid JSON") from None
+    if not isinstance(payload, dict):
+        raise APIError(400, "malformed_json", "the body must be a JSON object")
+    return payload
+
+
+def _check_origin(site: Site) -> None:
+    if not allow_origins_of_site(site.origin_urls):
+        raise APIError(403, "origin_not_allowed", "this site does not accept comments from this origin")
+
+
+def _site_named_in(payload: dict) -> Site | None:
+    key = payload.get("site")
+    site = find_site(db.session, key) if isinstance(key, str) and len(key) <= 64 else None
+    if site is not None:
+        _check_origin(site)
+    return site
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not _IDEMPOTENCY_KEY.match(key):
+        raise APIError(400, "invalid_idempotency_key", "Idempotency-Key must be 1-200 printable ASCII characters")
+    return key
+
+
+def _comment_or_404(comment_id: str) -> Comment:
+    comment = db.session.get(Comment, comment_id) if len(comment_id) <= 26 else None
+    if comment is None:
+        raise APIError(404, "not_found", "no such comment")
+    return comment
+
+
+@bp.post("/comments")
+def create_comment():
+    payload = json_object()
+    site = _site_named_in(payload)
+    data = CommentIn.model_validate(payload, context={"max_body_chars": current_app.config["MAX_BODY_CHARS"]})
+    if site is None:
+        raise APIError(422, "unknown_site", "no site has this key", {"site": "no site has this key"})
+    comment, created = operations.submit_comment(
+        db.session, site, data, idempotency_key=_idempotency_key(), remote_addr=request.remote_addr
+    )
+    db.session.commit()
+    if created:
+        task_queue.enqueue_scoring(comment.id)
+    location = url_for("comments.get_comment", comment_id=comment.id)
+    return jsonify({"id": comment.id, "status": comment.status}), 202, {"Location": location}
+
+
+@bp.get("/comments/<comment_id>")
+def get_comment(comment_id: str):
+    comment = _comment_or_404(comment_id)
+    allow_origins_of_site(comment.site.origin_urls)
+    return jsonify(comment_json(comment))
+
+
+@bp.get("/sites/<site_key>/articles/<path:article_id>/comments")
+def article_comments(site_key: str, article_id: str):
+    site = find_site(db.session, site_key)
+    if site is None:
+        raise APIError(404, "unknown_site", "no site has this key")
+    allow_origins_of_site(site.origin_urls)
+    comments = operations.published_comments(db.session, site, article_id)
+    return jsonify({"article_id": article_id, "count": len(comments), "comments": thread_json(comments)})
+
+
+@bp.post("/comments/<comment_id>/reports")
+def report_comment(comment_id: str):
+    payload = json_object()
+    comment = _comment_or_404(comment_id)
+    _check_origin(comment.site)
+    report = operations.report_comment(db.session, comment, ReportIn.model_validate(payload), request.remote_addr)
+    db.session.commit()
+    return jsonify({"id": report.id, "comment_id": comment.id, "reason": report.reason}), 202

@@ -1,0 +1,19 @@
+"""Moderation events on Redis pub/sub (`comment.flagged`, `comment.decided`), sent after commit."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import redis
+
+CHANNEL = "modqueue:events"
+log = logging.getLogger(__name__)
+
+
+def publish_event(client: redis.Redis, event_type: str, **payload) -> None:
+    """Publish one event; losing it only delays a dashboard refresh, so failures are logged, not raised."""
+    try:
+        client.publish(CHANNEL, json.dumps({"type": event_type, **payload}))
+    except redis.RedisError:
+        log.warning("could not publish %s", event_type, extra={"comment_id": payload.get("id")})

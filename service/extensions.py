@@ -1,0 +1,98 @@
+"""Process-wide services, created here unbound and bound to an app in `create_app`."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import redis
+from flask import Flask, current_app, g
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.db import make_engine, make_session_factory
+from service.settings import Settings
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+log = logging.getLogger(__name__)
+
+
+class Database:
+    """One SQLAlchemy session per request, closed (rolled back if uncommitted) at teardown."""
+
+    def init_app(self, app: Flask, settings: Settings, session_factory: sessionmaker[Session] | None = None) -> None:
+        app.extensions["modqueue.sessions"] = session_factory or make_session_factory(
+            make_engine(settings.database_url)
+        )
+        app.teardown_appcontext(self._close)
+
+    @property
+    def session_factory(self) -> sessionmaker[Session]:
+        return current_app.extensions["modqueue.sessions"]
+
+    @property
+    def session(self) -> Session:
+        if "db_session" not in g:
+            g.db_session = self.session_factory()
+        return g.db_session
+
+    @staticmethod
+    def _close(_exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+
+class Redis:
+    """A lazily connected redis-py client for events and health checks."""
+
+    def init_app(self, app: Flask, settings: Settings) -> None:
+        # redis-py connects on first use, so building the client here costs nothing.
+        app.extensions["modqueue.redis"] = (
+            redis.Redis.from_url(settings.redis_client_url, socket_connect_timeout=2, socket_timeout=5)
+            if settings.redis_url
+            else None
+        )
+
+    @property
+    def client(self) -> redis.Redis:
+        client = current_app.extensions["modqueue.redis"]
+        if client is None:
+            raise redis.ConnectionError("MODQUEUE_REDIS_URL is not set")
+        return client
+
+
+class TaskQueue:
+    """Sends work to the Celery workers by task name; the web process never imports the tasks."""
+
+    def init_app(self, app: Flask, settings: Settings) -> None:
+        app.extensions["modqueue.celery"] = None
+        app.extensions["modqueue.settings"] = settings
+
+    @property
+    def celery(self) -> "Celery":
+        if current_app.extensions["modqueue.celery"] is None:
+            from workers.celery_app import create_celery
+
+            current_app.extensions["modqueue.celery"] = create_celery(current_app.extensions["modqueue.settings"])
+        return current_app.extensions["modqueue.celery"]
+
+    def enqueue_scoring(self, comment_id: str) -> bool:
+        """Queue a committed comment for scoring; on failure the sweeper queues it later."""
+        try:
+            self.celery.send_task(
+                "modqueue.score_comment",
+                args=[comment_id],
+                retry=True,
+                retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
+            )
+            return True
+        except Exception:
+            log.warning("queue unavailable; comment stays pending for the sweeper", extra={"comment_id": comment_id})
+            return False
+
+
+db = Database()
+redis_store = Redis()
+task_queue = TaskQueue()

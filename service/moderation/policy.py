@@ -1,0 +1,113 @@
+"""Turn a comment's scores into a decision under a site's policy. Pure functions, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from service.comments.models import FLAGGED, PUBLISHED, REJECTED
+
+TOXICITY_ATTRIBUTES = (
+    "toxicity",
+    "severe_toxicity",
+    "obscene",
+    "threat",
+    "insult",
+    "identity_attack",
+    "sexual_explicit",
+)
+SCORE_ATTRIBUTES = TOXICITY_ATTRIBUTES + ("spam",)
+PREMODERATION_MODES = ("none", "flagged", "all")
+
+
+@dataclass(frozen=True)
+class Threshold:
+    review_at: float | None = None
+    reject_at: float | None = None
+
+
+# Scores choose what people review; rejection without a person is opt-in, except for blatant spam.
+DEFAULT_THRESHOLDS: dict[str, Threshold] = {
+    "toxicity": Threshold(review_at=0.8),
+    "severe_toxicity": Threshold(review_at=0.5),
+    "obscene": Threshold(review_at=0.8),
+    "threat": Threshold(review_at=0.5),
+    "insult": Threshold(review_at=0.8),
+    "identity_attack": Threshold(review_at=0.5),
+    "sexual_explicit": Threshold(review_at=0.8),
+    "spam": Threshold(review_at=0.5, reject_at=0.95),
+}
+
+
+@dataclass(frozen=True)
+class PolicyRules:
+    thresholds: Mapping[str, Threshold] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+    premoderation: str = "flagged"
+
+    @classmethod
+    def from_stored(cls, thresholds: Mapping[str, Mapping], premoderation: str) -> "PolicyRules":
+        """Build rules from a Policy row's JSON."""
+        return cls(
+            thresholds={name: Threshold(t.get("review_at"), t.get("reject_at")) for name, t in thresholds.items()},
+            premoderation=premoderation,
+        )
+
+    def thresholds_json(self) -> dict[str, dict]:
+        return {name: {"review_at": t.review_at, "reject_at": t.reject_at} for name, t in self.thresholds.items()}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a comment was held or rejected: a score crossing a threshold, or a site rule."""
+
+    code: str
+    attribute: str | None = None
+    value: float | None = None
+    threshold: float | None = None
+    level: str | None = None
+
+    @property
+    def text(self) -> str:
+        if self.code == "score":
+            return f"{self.attribute} {self.value:.2f} ≥ {self.level} {self.threshold:.2f}"
+        return {"premoderation": "pre-moderation holds every comment"}.get(self.code, self.code)
+
+    def to_json(self) -> dict:
+        return {
+            "code": self.code,
+            "attribute": self.attribute,
+            "value": self.value,
+            "threshold": self.threshold,
+            "level": self.level,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str
+    reasons: tuple[Reason, ...]
+
+
+def crossed_thresholds(rules: PolicyRules, scores: Mapping[str, float], level: str) -> list[Reason]:
+    """List the scores at or above their `review_at` or `reject_at` threshold, highest first."""
+    reasons = []
+    for attribute, value in scores.items():
+        threshold = getattr(rules.thresholds.get(attribute, Threshold()), level)
+        if threshold is not None and value >= threshold:
+            reasons.append(Reason("score", attribute, round(value, 4), threshold, level))
+    return sorted(reasons, key=lambda r: r.value, reverse=True)
+
+
+def apply_policy(rules: PolicyRules, scores: Mapping[str, float]) -> Verdict:
+    """Decide published, flagged or rejected for one comment's scores."""
+    rejecting = crossed_thresholds(rules, scores, "reject_at")
+    if rejecting:
+        return Verdict(REJECTED, tuple(rejecting))
+    reviewing = crossed_thresholds(rules, scores, "review_at")
+    if rules.premoderation == "all":
+        return Verdict(FLAGGED, (Reason("premoderation"), *reviewing))
+    if reviewing and rules.premoderation == "flagged":
+        return Verdict(FLAGGED, tuple(reviewing))
+    # With pre-moderation off, crossed review thresholds are kept as reasons for post-moderation.
+    return Verdict(PUBLISHED, tuple(reviewing))

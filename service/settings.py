@@ -1,0 +1,107 @@
+"""The one place that reads the MODQUEUE_* environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+TOXICITY_MODELS = ("original", "unbiased", "multilingual", "original-small", "unbiased-small", "fallback")
+DEFAULT_INSTANCE_PATH = Path.cwd() / "instance"
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value modqueue cannot use."""
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed, read-only configuration; build it with `Settings.from_env()`."""
+
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    toxicity_model: str = "original"
+    detoxify_checkpoint: str | None = None
+    instance_path: Path = field(default=DEFAULT_INSTANCE_PATH)
+    # Comments still pending this long after they were last queued are queued again by the sweeper.
+    sweep_after_seconds: int = 60
+    sweep_interval_seconds: float = 30.0
+    # Unacknowledged messages return to the queue after this long; longer than any batch takes.
+    visibility_timeout_seconds: int = 300
+    batch_size: int = 32
+    batch_interval_seconds: float = 0.2
+    torch_threads: int = 0
+    max_body_chars: int = 10_000
+    log_format: str = "text"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Read the environment, applying defaults and type conversion."""
+        env = os.environ if environ is None else environ
+        instance_path = Path(env.get("MODQUEUE_INSTANCE_PATH") or DEFAULT_INSTANCE_PATH)
+        toxicity_model = env.get("MODQUEUE_TOXICITY_MODEL") or "original"
+        if toxicity_model not in TOXICITY_MODELS:
+            raise SettingsError(f"MODQUEUE_TOXICITY_MODEL must be one of {', '.join(TOXICITY_MODELS)}")
+        log_format = env.get("MODQUEUE_LOG_FORMAT") or "text"
+        if log_format not in ("text", "json"):
+            raise SettingsError("MODQUEUE_LOG_FORMAT must be 'text' or 'json'")
+        return cls(
+            database_url=env.get("MODQUEUE_DATABASE_URL") or f"sqlite:///{instance_path / 'modqueue.db'}",
+            redis_url=env.get("MODQUEUE_REDIS_URL") or None,
+            secret_key=env.get("MODQUEUE_SECRET_KEY") or secrets.token_urlsafe(32),
+            toxicity_model=toxicity_model,
+            detoxify_checkpoint=env.get("MODQUEUE_DETOXIFY_CHECKPOINT") or None,
+            instance_path=instance_path,
+            sweep_after_seconds=_int(env, "MODQUEUE_SWEEP_AFTER_SECONDS", 60),
+            sweep_interval_seconds=_float(env, "MODQUEUE_SWEEP_INTERVAL_SECONDS", 30.0),
+            visibility_timeout_seconds=_int(env, "MODQUEUE_VISIBILITY_TIMEOUT_SECONDS", 300),
+            batch_size=_int(env, "MODQUEUE_BATCH_SIZE", 32),
+            batch_interval_seconds=_float(env, "MODQUEUE_BATCH_INTERVAL_SECONDS", 0.2),
+            torch_threads=_int(env, "MODQUEUE_TORCH_THREADS", 0),
+            max_body_chars=_int(env, "MODQUEUE_MAX_BODY_CHARS", 10_000),
+            log_format=log_format,
+        )
+
+    def replace(self, **changes) -> "Settings":
+        """Return a copy with some values changed (tests, the dev runner)."""
+        return replace(self, **changes)
+
+    @property
+    def redis_client_url(self) -> str:
+        """The Redis URL in redis-py's spelling (`unix://` for a socket)."""
+        url = self._require_redis()
+        return "unix://" + url.removeprefix("redis+socket://") if url.startswith("redis+socket://") else url
+
+    @property
+    def broker_url(self) -> str:
+        """The Redis URL in kombu's spelling (`redis+socket://` for a socket)."""
+        url = self._require_redis()
+        return "redis+socket://" + url.removeprefix("unix://") if url.startswith("unix://") else url
+
+    def _require_redis(self) -> str:
+        if not self.redis_url:
+            raise SettingsError("MODQUEUE_REDIS_URL is not set (only `modqueue dev` starts an embedded Redis)")
+        return self.redis_url

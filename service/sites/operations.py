@@ -1,0 +1,62 @@
+"""Create sites and read their current policy."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.ids import new_key
+from service.moderation.policy import PolicyRules
+from service.sites.models import Policy, Site, SiteOrigin
+
+
+class InvalidOrigin(ValueError):
+    pass
+
+
+def normalize_origin(url: str) -> str:
+    """Reduce a URL to the origin a browser sends: scheme://host[:port], lower-case, default port dropped."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidOrigin(f"not an http(s) origin: {url!r}")
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    port = f":{parts.port}" if parts.port and parts.port != default_port else ""
+    return f"{parts.scheme}://{parts.hostname.lower()}{port}"
+
+
+def create_site(session: Session, name: str, origins: list[str], created_by: str = "cli") -> Site:
+    """Create a site with its origins and the default policy as version 1."""
+    site = Site(name=name, public_key=new_key("site"))
+    site.origins = [SiteOrigin(origin=o) for o in dict.fromkeys(normalize_origin(u) for u in origins)]
+    session.add(site)
+    session.flush()
+    rules = PolicyRules()
+    session.add(
+        Policy(
+            site_id=site.id,
+            version=1,
+            thresholds=rules.thresholds_json(),
+            premoderation=rules.premoderation,
+            created_by=created_by,
+        )
+    )
+    session.flush()
+    return site
+
+
+def find_site(session: Session, public_key: str) -> Site | None:
+    return session.scalar(select(Site).where(Site.public_key == public_key))
+
+
+def current_policy(session: Session, site_id: int) -> Policy:
+    """Return the site's newest policy version."""
+    return session.scalars(
+        select(Policy).where(Policy.site_id == site_id).order_by(Policy.version.desc()).limit(1)
+    ).one()
+
+
+def origin_allowed_anywhere(session: Session, origin: str) -> bool:
+    """Whether any site accepts browser requests from this origin (answers CORS preflights)."""
+    return session.scalar(select(SiteOrigin.id).where(SiteOrigin.origin == origin).limit(1)) is not None

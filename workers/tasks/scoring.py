@@ -1,0 +1,99 @@
+"""The scoring task: queued comment ids are collected into batches and scored together."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+
+import redis
+from celery import shared_task, signals
+from celery_batches import Batches
+
+from service.events import publish_event
+from service.scorer_status import announce_scorer_state, withdraw_scorer_state
+from workers.base import DatabaseTask
+from workers.celery_app import SCORE_TASK
+from workers.pipeline import score_and_decide
+from workers.scoring import ScorerSet, load_scorers
+
+log = logging.getLogger(__name__)
+
+_process: dict = {}
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class ScoringTask(DatabaseTask, Batches):
+    abstract = True
+
+    @property
+    def flush_every(self) -> int:
+        return self.settings.batch_size
+
+    @property
+    def flush_interval(self) -> float:
+        return self.settings.batch_interval_seconds
+
+    @property
+    def redis(self) -> redis.Redis:
+        if "redis" not in _process:
+            _process["redis"] = redis.Redis.from_url(self.settings.redis_client_url, socket_connect_timeout=3)
+        return _process["redis"]
+
+    @property
+    def scorers(self) -> ScorerSet:
+        """The model, loaded once per worker process."""
+        if "scorers" not in _process:
+            _process["scorers"] = load_scorers(self.settings)
+            self._announce()
+        return _process["scorers"]
+
+    def _announce(self) -> None:
+        try:
+            announce_scorer_state(self.redis, _worker_name(), _process["scorers"].state())
+        except redis.RedisError:
+            log.warning("could not announce the scorer state")
+
+
+@shared_task(base=ScoringTask, bind=True, name=SCORE_TASK)
+def score_comment(self: ScoringTask, requests) -> int:
+    """Score and decide the comments named by a batch of queued messages."""
+    comment_ids = list(dict.fromkeys(str(r.args[0]) for r in requests if r.args))
+    scorers = self.scorers
+    decisions = self.run_in_transaction(score_and_decide, comment_ids, scorers)
+    for decision in decisions:
+        publish_event(self.redis, f"comment.{'flagged' if decision.status == 'flagged' else 'decided'}",
+                      id=decision.comment_id, site=decision.site_key, status=decision.status)
+        log.info("decided %s", decision.status, extra={"comment_id": decision.comment_id})
+    log.info("batch of %d messages: %d comments decided", len(requests), len(decisions))
+    return len(decisions)
+
+
+def _keep_announcing(task: ScoringTask, stop: threading.Event) -> None:
+    while not stop.wait(60):
+        task._announce()
+
+
+@signals.worker_process_init.connect
+def _load_model_in_child(**_kwargs) -> None:
+    """Load the model as the pool process starts, so the first batch does not wait for it."""
+    task = score_comment._get_current_object()
+    task.scorers
+    stop = threading.Event()
+    _process["stop"] = stop
+    threading.Thread(target=_keep_announcing, args=(task, stop), daemon=True).start()
+
+
+@signals.worker_process_shutdown.connect
+def _withdraw(**_kwargs) -> None:
+    if "stop" in _process:
+        _process["stop"].set()
+    if "scorers" in _process:
+        try:
+            withdraw_scorer_state(score_comment._get_current_object().redis, _worker_name())
+        except redis.RedisError:
+            pass
