@@ -27,6 +27,10 @@ def create_celery(settings: Settings | None = None) -> Celery:
         broker_connection_retry_on_startup=True,
         broker_transport_options={
             "visibility_timeout": settings.visibility_timeout_seconds,
+            # Look for messages whose worker died (unacked past the visibility timeout) every few
+            # seconds rather than kombu's default of about 100 s.
+            "unacked_restore_interval": max(1, min(10, settings.visibility_timeout_seconds // 3)),
+            "unacked_restore_throttle": 1,
             "socket_connect_timeout": 3,
         },
         worker_hijack_root_logger=False,

@@ -1,0 +1,83 @@
+"""Failures lose no comment and decide none twice: killed workers, a wiped Redis, retried requests."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+
+import pytest
+
+from tests.support.waiting import wait_until
+from workers.celery_app import SCORE_TASK
+
+pytestmark = pytest.mark.pipeline
+
+
+def assert_decided_exactly_once(stack, ids):
+    statuses = stack.wait_decided(ids, timeout=90)
+    assert set(statuses) == set(ids)
+    per_comment = Counter(change.comment_id for change in stack.audit(ids))
+    assert per_comment == Counter({comment_id: 1 for comment_id in ids})
+
+
+def test_worker_killed_mid_batch_loses_nothing_and_decides_nothing_twice(stack):
+    ids = [stack.post(f"comment number {n} about the article")["id"] for n in range(12)]
+    slow = stack.start_worker(
+        "slow",
+        module="tests.support.slow_worker",
+        MODQUEUE_TEST_SCORING_DELAY="1.5",
+        MODQUEUE_BATCH_SIZE="4",
+        MODQUEUE_VISIBILITY_TIMEOUT_SECONDS="3",
+    )
+    # Let the first batch finish, then kill the worker (and its pool child) while the next one is scoring.
+    wait_until(lambda: "batch of" in slow.log, 60, 0.05, message="first batch")
+    slow.kill_hard()
+    first = stack.statuses(ids)
+    assert 0 < sum(s != "pending" for s in first.values()) < len(ids)
+
+    stack.start_worker(
+        "replacement", MODQUEUE_VISIBILITY_TIMEOUT_SECONDS="3", MODQUEUE_BATCH_SIZE="4"
+    )
+
+    assert_decided_exactly_once(stack, ids)
+
+
+def test_redis_wiped_with_comments_queued_is_recovered_by_the_sweeper(stack):
+    ids = [stack.post(f"queued while no worker runs {n}")["id"] for n in range(5)]
+    assert stack.redis.llen("celery") == 5
+    stack.redis.flushdb()  # what a restart of a Redis that keeps nothing on disk does to the queue
+    assert stack.redis.llen("celery") == 0
+
+    env = {"MODQUEUE_SWEEP_AFTER_SECONDS": "2", "MODQUEUE_SWEEP_INTERVAL_SECONDS": "1"}
+    stack.start_worker(**env)
+    stack.start_process(
+        "beat",
+        [sys.executable, "-m", "celery", "-A", "workers.main", "beat", "--loglevel", "INFO",
+         "--schedule", str(stack.tmp_path / "beat-schedule")],
+        **env,
+    )
+
+    assert_decided_exactly_once(stack, ids)
+
+
+def test_same_post_twice_with_one_idempotency_key_is_one_comment_decided_once(stack):
+    stack.start_worker()
+    headers = {"Idempotency-Key": "client-retry-42"}
+
+    first = stack.post("A fair point, well made.", headers=headers)
+    second = stack.post("A fair point, well made.", headers=headers)
+
+    assert first["id"] == second["id"]
+    assert_decided_exactly_once(stack, [first["id"]])
+    third = stack.post("A fair point, well made.", headers=headers)
+    assert third == {"id": first["id"], "status": "published"}
+
+
+def test_duplicate_messages_for_one_comment_decide_it_once(stack):
+    comment_id = stack.post("Duplicated in the queue")["id"]
+    celery = stack.client.application.extensions["modqueue.celery"]
+    for _ in range(3):
+        celery.send_task(SCORE_TASK, args=[comment_id])
+    stack.start_worker()
+
+    assert_decided_exactly_once(stack, [comment_id])

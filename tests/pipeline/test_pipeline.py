@@ -1,0 +1,76 @@
+"""POST → Redis → real Celery worker → policy → decision, against real Postgres and Redis."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from detoxify import Detoxify
+
+from service.moderation.policy import PolicyRules, apply_policy
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.pipeline
+
+
+def test_worker_publishes_clean_comment_and_flags_abusive_one(stack):
+    events = stack.redis.pubsub()
+    events.subscribe("modqueue:events")
+    stack.start_worker()
+
+    clean = stack.post("Interesting analysis, thanks for writing it.")["id"]
+    abusive = stack.post("You are a fucking idiot and everyone hates you.")["id"]
+
+    assert stack.wait_decided([clean, abusive]) == {clean: "published", abusive: "flagged"}
+    flagged = stack.comments([abusive])[abusive]
+    assert flagged.reasons[0]["attribute"] == "toxicity"
+    assert flagged.reasons[0]["text"].startswith("toxicity 1.00 ≥ review_at 0.80")
+    assert flagged.score_sources["toxicity"].startswith("fallback/alt-profanity-check@")
+    audit = sorted((a.comment_id, a.actor, a.from_status, a.to_status, a.policy_version) for a in stack.audit([clean, abusive]))
+    assert audit == sorted([(clean, "auto", "pending", "published", 1), (abusive, "auto", "pending", "flagged", 1)])
+
+    def flagged_event():
+        message = events.get_message(timeout=0.2)
+        return message and message["type"] == "message" and json.loads(message["data"])["id"] == abusive and message
+
+    event = json.loads(wait_until(flagged_event, 10, 0, message="comment.flagged event")["data"])
+    assert event == {"type": "comment.flagged", "id": abusive, "site": stack.site_key, "status": "flagged"}
+    thread = stack.client.get(f"/api/v1/sites/{stack.site_key}/articles/story/comments").get_json()
+    assert [c["id"] for c in thread["comments"]] == [clean]
+
+
+def test_readyz_reports_the_fallback_scorer_loudly(stack):
+    stack.start_worker()
+    stack.wait_decided([stack.post("hello there")["id"]])
+
+    body = stack.client.get("/readyz").get_json()
+
+    assert body["status"] == "ready"
+    assert body["checks"]["scorer"]["state"] == "fallback"
+    assert body["checks"]["scorer"]["degraded"] is True
+    assert "MODQUEUE_TOXICITY_MODEL=fallback" in body["checks"]["scorer"]["workers"][0]["fallback_reason"]
+
+
+def test_worker_scores_queued_comments_in_batches_with_detoxify_checkpoint(stack, tiny_checkpoint):
+    bodies = ["you are an idiot", "nice article thanks", "thanks", "stupid", "an article", "you are nice"]
+    ids = [stack.post(body)["id"] for body in bodies]
+    worker = stack.start_worker(
+        "detoxify", MODQUEUE_TOXICITY_MODEL="original", MODQUEUE_DETOXIFY_CHECKPOINT=str(tiny_checkpoint)
+    )
+
+    stack.wait_decided(ids)
+
+    reference = Detoxify(checkpoint=str(tiny_checkpoint))
+    rules = PolicyRules()
+    for body, comment in zip(bodies, (stack.comments(ids)[i] for i in ids)):
+        expected = reference.predict(body)
+        assert comment.scores.keys() - {"spam"} == expected.keys()
+        for name, value in expected.items():
+            assert comment.scores[name] == pytest.approx(value, abs=1e-4)
+            assert comment.score_sources[name].startswith("detoxify/original@detoxify-test-")
+        assert comment.status == apply_policy(rules, comment.scores).status
+    batch_sizes = [int(n) for n in re.findall(r"batch of (\d+) messages", worker.log)]
+    assert sum(batch_sizes) == len(ids)
+    assert max(batch_sizes) > 1, f"comments were scored one by one: {batch_sizes}"
+    assert "FALLING BACK" not in worker.log

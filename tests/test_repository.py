@@ -1,0 +1,107 @@
+"""The domain operations against both databases: Postgres (production) and SQLite (the embedded default)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from service.audit.models import StatusChange
+from service.comments.models import FLAGGED, PENDING, PUBLISHED, Comment
+from service.comments.operations import published_comments, submit_comment
+from service.comments.schemas import CommentIn
+from service.db import make_engine, make_session_factory
+from service.migrations import upgrade
+from service.moderation.operations import ScoredComment, record_automatic_decision
+from service.moderation.policy import PolicyRules, apply_policy
+from service.sites.operations import create_site, current_policy
+from workers.tasks.sweeper import claim_stale_pending
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def session(request, tmp_path):
+    if request.param == "postgres":
+        yield request.getfixturevalue("db_session")
+        return
+    url = f"sqlite:///{tmp_path / 'repo.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with make_session_factory(engine)() as sqlite_session:
+        yield sqlite_session
+    engine.dispose()
+
+
+def new_comment(session, site, body="hello", key=None, parent_id=None):
+    data = CommentIn.model_validate(
+        {"site": site.public_key, "article": {"id": "a1"}, "author": {"name": "Ada"}, "body": body,
+         "parent_id": parent_id}
+    )
+    comment, created = submit_comment(session, site, data, idempotency_key=key, remote_addr="127.0.0.1")
+    session.flush()
+    return comment, created
+
+
+def decide(session, comment, scores):
+    policy = current_policy(session, comment.site_id)
+    verdict = apply_policy(PolicyRules.from_stored(policy.thresholds, policy.premoderation), scores)
+    return record_automatic_decision(session, ScoredComment(comment.id, scores, {"toxicity": "t/1"}), verdict, policy)
+
+
+def test_site_starts_with_default_policy_version_one(session):
+    site = create_site(session, "S", ["https://s.example/"])
+    policy = current_policy(session, site.id)
+    assert policy.version == 1
+    assert policy.premoderation == "flagged"
+    assert site.origin_urls == ["https://s.example"]
+
+
+def test_automatic_decision_is_written_once_with_its_audit_record(session):
+    site = create_site(session, "S", ["https://s.example"])
+    comment, _ = new_comment(session, site)
+
+    assert decide(session, comment, {"toxicity": 0.95}) is True
+    assert decide(session, comment, {"toxicity": 0.01}) is False
+
+    session.refresh(comment)
+    assert comment.status == FLAGGED
+    assert comment.reasons[0]["text"] == "toxicity 0.95 ≥ review_at 0.80"
+    changes = session.scalars(select(StatusChange).where(StatusChange.comment_id == comment.id)).all()
+    assert [(c.actor, c.from_status, c.to_status, c.policy_version) for c in changes] == [
+        ("auto", PENDING, FLAGGED, 1)
+    ]
+
+
+def test_idempotency_key_replays_the_stored_comment(session):
+    site = create_site(session, "S", ["https://s.example"])
+    first, created_first = new_comment(session, site, key="k")
+    second, created_second = new_comment(session, site, key="k")
+    assert (created_first, created_second) == (True, False)
+    assert first.id == second.id
+
+
+def test_published_comments_exclude_the_undecided(session):
+    site = create_site(session, "S", ["https://s.example"])
+    clean, _ = new_comment(session, site, "fine")
+    new_comment(session, site, "still pending")
+    decide(session, clean, {"toxicity": 0.01})
+    session.expire_all()
+
+    assert [c.body for c in published_comments(session, site, "a1")] == ["fine"]
+    assert session.get(Comment, clean.id).status == PUBLISHED
+
+
+def test_sweeper_claims_only_stale_pending_comments(session):
+    from datetime import timedelta
+
+    from service.db import utcnow
+
+    site = create_site(session, "S", ["https://s.example"])
+    stale, _ = new_comment(session, site, "stale")
+    fresh, _ = new_comment(session, site, "fresh")
+    decided, _ = new_comment(session, site, "decided")
+    decide(session, decided, {"toxicity": 0.0})
+    for comment in (stale, decided):
+        comment.queued_at = utcnow() - timedelta(minutes=5)
+    session.flush()
+
+    assert claim_stale_pending(session, timedelta(seconds=60)) == [stale.id]
+    assert claim_stale_pending(session, timedelta(seconds=60)) == []

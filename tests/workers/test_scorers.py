@@ -1,0 +1,111 @@
+"""Scorers: Detoxify through its real loading code, the offline fallback, and spam signals."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from service.settings import Settings
+from workers.base import DatabaseTask
+from workers.scoring import load_scorers, load_toxicity_scorer
+from workers.scoring.base import ScoringInput
+from workers.scoring.detoxify_backend import DetoxifyScorer
+from workers.scoring.fallback import ProfanityCheckScorer
+from workers.scoring.spam import SignalSpamScorer
+
+TEXTS = ["you are an idiot", "nice article thanks", "thanks"]
+
+
+def test_detoxify_scorer_loads_local_checkpoint_and_scores_a_batch_in_one_call(tiny_checkpoint):
+    from detoxify import Detoxify
+
+    scorer = DetoxifyScorer("original", str(tiny_checkpoint))
+    batch = scorer.score_batch([ScoringInput(t) for t in TEXTS])
+
+    reference = Detoxify(checkpoint=str(tiny_checkpoint))
+    assert len(batch) == 3
+    for text, scores in zip(TEXTS, batch):
+        assert set(scores) == {"toxicity", "severe_toxicity", "obscene", "threat", "insult", "identity_attack"}
+        single = reference.predict(text)
+        for name, value in scores.items():
+            assert 0.0 <= value <= 1.0
+            assert value == pytest.approx(single[name], abs=1e-4)
+    assert scorer.model_version.startswith("original@detoxify-test-")
+    assert scorer.source.startswith("detoxify/")
+
+
+def test_detoxify_scorer_handles_a_batch_of_one(tiny_checkpoint):
+    scores = DetoxifyScorer("original", str(tiny_checkpoint)).score_batch([ScoringInput("thanks")])
+    assert len(scores) == 1 and isinstance(scores[0]["toxicity"], float)
+
+
+def test_unloadable_detoxify_falls_back_loudly(tmp_path, caplog):
+    settings = Settings.from_env({"MODQUEUE_DETOXIFY_CHECKPOINT": str(tmp_path / "missing.ckpt")})
+
+    with caplog.at_level(logging.ERROR):
+        scorer = load_toxicity_scorer(settings)
+
+    assert isinstance(scorer, ProfanityCheckScorer)
+    assert "missing.ckpt" in scorer.fallback_reason
+    assert any("FALLING BACK" in r.getMessage() for r in caplog.records)
+
+
+def test_fallback_scorer_separates_abuse_from_clean_text():
+    clean, abusive = ProfanityCheckScorer().score_batch(
+        [ScoringInput("Interesting article, thanks"), ScoringInput("you are a fucking idiot")]
+    )
+    assert set(clean) == {"toxicity"}
+    assert abusive["toxicity"] > 0.8 > 0.2 > clean["toxicity"]
+
+
+def test_filled_honeypot_is_certain_spam():
+    scorer = SignalSpamScorer()
+    assert scorer.score_one(ScoringInput("hello", honeypot_filled=True)) == 1.0
+    assert scorer.score_one(ScoringInput("hello")) == 0.0
+    assert scorer.score_one(ScoringInput("see http://a.example http://b.example")) > 0.5
+
+
+def test_scorer_set_records_the_source_of_every_score():
+    scorers = load_scorers(Settings.from_env({"MODQUEUE_TOXICITY_MODEL": "fallback"}))
+    [(scores, sources)] = scorers.score([ScoringInput("hello")])
+    assert set(scores) == set(sources) == {"toxicity", "spam"}
+    assert sources["toxicity"].startswith("fallback/alt-profanity-check@")
+    assert sources["spam"] == "signals/1"
+    assert scorers.state()["backend"] == "fallback"
+
+
+class _FlakyTask(DatabaseTask):
+    transaction_attempts = 3
+
+    def __init__(self, session_factory):
+        self._factory = session_factory
+
+    @property
+    def session_factory(self):
+        return self._factory
+
+
+def test_transient_database_errors_are_retried(session_factory, monkeypatch):
+    monkeypatch.setattr("workers.base.time.sleep", lambda _s: None)
+    calls = []
+
+    def work(session):
+        calls.append(session)
+        if len(calls) < 3:
+            raise OperationalError("SELECT 1", {}, ConnectionError("server closed the connection"))
+        return "done"
+
+    assert _FlakyTask(session_factory).run_in_transaction(work) == "done"
+    assert len(calls) == 3
+
+
+def test_persistent_database_errors_propagate_after_the_last_attempt(session_factory, monkeypatch):
+    monkeypatch.setattr("workers.base.time.sleep", lambda _s: None)
+
+    def work(session):
+        raise OperationalError("SELECT 1", {}, ConnectionError("down"))
+
+    with pytest.raises(OperationalError):
+        _FlakyTask(session_factory).run_in_transaction(work)
