@@ -1,0 +1,49 @@
+"""Liveness and readiness: /readyz fails when the database or Redis is unreachable."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import sessionmaker
+
+from service import create_app
+from service.db import make_engine
+
+
+def test_healthz_is_ok(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_readyz_is_ready_with_database_and_redis(client):
+    body = client.get("/readyz").get_json()
+    assert body["status"] == "ready"
+    assert body["checks"]["database"] == {"ok": True}
+    assert body["checks"]["redis"] == {"ok": True}
+
+
+def test_readyz_is_503_when_redis_is_unreachable(settings, session_factory):
+    app = create_app(settings.replace(redis_url="redis://127.0.0.1:1/0"), session_factory=session_factory)
+
+    response = app.test_client().get("/readyz")
+
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["redis"]["ok"] is False
+
+
+def test_readyz_is_503_when_the_database_is_unreachable(settings):
+    engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/none")
+    app = create_app(settings, session_factory=sessionmaker(bind=engine))
+
+    response = app.test_client().get("/readyz")
+
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["database"]["ok"] is False
+    engine.dispose()
+
+
+def test_comment_is_kept_when_the_queue_is_unreachable(settings, session_factory, site):
+    """Redis down at POST time: the comment is stored pending and the sweeper queues it later."""
+    app = create_app(settings.replace(redis_url="redis://127.0.0.1:1/0"), session_factory=session_factory)
+    response = app.test_client().post("/api/v1/comments", json={
+        "site": site.public_key, "article": {"id": "a"}, "author": {"name": "Ada"}, "body": "still here",
+    })
+    assert response.status_code == 202
+    assert app.test_client().get(response.headers["Location"]).get_json()["status"] == "pending"
