@@ -35,7 +35,9 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
 
     from service.comments.views import bp as comments_bp
     from service.health.views import bp as health_bp
+    from service.moderation.views import bp as moderation_bp
 
     app.register_blueprint(comments_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(moderation_bp)
     return app

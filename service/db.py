@@ -73,3 +73,4 @@ def import_models() -> None:
     from service.audit import models as _audit  # noqa: F401
     from service.comments import models as _comments  # noqa: F401
     from service.sites import models as _sites  # noqa: F401
+    from service.spam import models as _spam  # noqa: F401

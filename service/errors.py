@@ -37,7 +37,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(APIError)
     @app.errorhandler(SubmissionError)
     def _api_error(exc):
-        return error_response(exc.status, exc.code, exc.message, exc.fields)
+        response, status = error_response(exc.status, exc.code, exc.message, exc.fields)
+        if status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response, status
 
     @app.errorhandler(ValidationError)
     def _invalid(exc: ValidationError):

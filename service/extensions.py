@@ -78,19 +78,26 @@ class TaskQueue:
             current_app.extensions["modqueue.celery"] = create_celery(current_app.extensions["modqueue.settings"])
         return current_app.extensions["modqueue.celery"]
 
-    def enqueue_scoring(self, comment_id: str) -> bool:
-        """Queue a committed comment for scoring; on failure the sweeper queues it later."""
+    def _send(self, task: str, args: list, comment_id: str) -> bool:
         try:
             self.celery.send_task(
-                "modqueue.score_comment",
-                args=[comment_id],
+                task,
+                args=args,
                 retry=True,
                 retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
             )
             return True
         except Exception:
-            log.warning("queue unavailable; comment stays pending for the sweeper", extra={"comment_id": comment_id})
+            log.warning("queue unavailable; %s not sent", task, extra={"comment_id": comment_id})
             return False
+
+    def enqueue_scoring(self, comment_id: str) -> bool:
+        """Queue a committed comment for scoring; on failure it stays pending and the sweeper queues it."""
+        return self._send("modqueue.score_comment", [comment_id], comment_id)
+
+    def enqueue_learning(self, comment_id: str, is_spam: bool) -> bool:
+        """Teach the spam model from a committed moderator decision."""
+        return self._send("modqueue.learn_spam_label", [comment_id, is_spam], comment_id)
 
 
 db = Database()

@@ -8,6 +8,7 @@ from service.settings import Settings
 
 SCORE_TASK = "modqueue.score_comment"
 SWEEP_TASK = "modqueue.sweep_pending"
+LEARN_TASK = "modqueue.learn_spam_label"
 
 
 def create_celery(settings: Settings | None = None) -> Celery:
@@ -38,7 +39,7 @@ def create_celery(settings: Settings | None = None) -> Celery:
         beat_schedule={
             "sweep-pending-comments": {"task": SWEEP_TASK, "schedule": settings.sweep_interval_seconds},
         },
-        include=["workers.tasks.scoring", "workers.tasks.sweeper"],
+        include=["workers.tasks.scoring", "workers.tasks.sweeper", "workers.tasks.learning"],
     )
     app.conf.modqueue_settings = settings
     return app

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
-from service.comments.models import PENDING, Comment
+from service.comments.models import PENDING, PUBLISHED, REJECTED, Comment
 from service.moderation.operations import ScoredComment, record_automatic_decision
 from service.moderation.policy import PolicyRules, apply_policy
 from service.sites.models import Policy
 from service.sites.operations import current_policy
 from workers.scoring import ScorerSet
 from workers.scoring.base import ScoringInput
+from workers.scoring.spam.store import CachedSpamModels
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,16 @@ class Decision:
     comment_id: str
     site_key: str
     status: str
+
+
+class SessionSpamModels:
+    """Spam model states for one batch, read through the process cache within the batch's session."""
+
+    def __init__(self, session: Session, cache: CachedSpamModels):
+        self.session, self.cache = session, cache
+
+    def for_scopes(self, scopes):
+        return self.cache.load(self.session, scopes)
 
 
 def claim_pending(session: Session, comment_ids: list[str]) -> list[Comment]:
@@ -35,19 +47,52 @@ def claim_pending(session: Session, comment_ids: list[str]) -> list[Comment]:
     )
 
 
-def score_and_decide(session: Session, comment_ids: list[str], scorers: ScorerSet) -> list[Decision]:
-    """Score the batch with one model call per scorer, then write each decision and its audit record."""
+def author_history(session: Session, comments: list[Comment]) -> Counter:
+    """Counts of earlier comments per (site, author, status), one query for the batch."""
+    authors = {(c.site_id, c.author_key) for c in comments}
+    rows = session.execute(
+        select(Comment.site_id, Comment.author_key, Comment.status, func.count())
+        .where(tuple_(Comment.site_id, Comment.author_key).in_(authors), Comment.status.in_([PUBLISHED, REJECTED]))
+        .group_by(Comment.site_id, Comment.author_key, Comment.status)
+    ).all()
+    return Counter({(site, author, status): count for site, author, status, count in rows})
+
+
+def scoring_inputs(comments: list[Comment], history: Counter) -> list[ScoringInput]:
+    return [
+        ScoringInput(
+            body=c.body,
+            honeypot_filled=c.honeypot_filled,
+            site_id=c.site_id,
+            comment_id=c.id,
+            author_key=c.author_key,
+            remote_addr=c.remote_addr,
+            at=c.created_at.timestamp(),
+            prior_rejected=history[(c.site_id, c.author_key, REJECTED)],
+            prior_published=history[(c.site_id, c.author_key, PUBLISHED)],
+        )
+        for c in comments
+    ]
+
+
+def score_and_decide(
+    session: Session, comment_ids: list[str], scorers: ScorerSet, spam_cache: CachedSpamModels
+) -> list[Decision]:
+    """Score the batch (one model call per scorer), then write each decision and its audit record."""
     comments = claim_pending(session, comment_ids)
     if not comments:
         return []
-    results = scorers.score([ScoringInput(c.body, c.honeypot_filled) for c in comments])
+    items = scoring_inputs(comments, author_history(session, comments))
+    results = scorers.score(items, SessionSpamModels(session, spam_cache))
     policies: dict[int, Policy] = {}
     decisions = []
-    for comment, (scores, sources) in zip(comments, results):
-        policy = policies.get(comment.site_id) or policies.setdefault(
-            comment.site_id, current_policy(session, comment.site_id)
-        )
-        verdict = apply_policy(PolicyRules.from_stored(policy.thresholds, policy.premoderation), scores)
-        if record_automatic_decision(session, ScoredComment(comment.id, scores, sources), verdict, policy):
+    for comment, result in zip(comments, results):
+        if comment.site_id not in policies:
+            policies[comment.site_id] = current_policy(session, comment.site_id)
+        policy = policies[comment.site_id]
+        rules = PolicyRules.from_stored(policy.thresholds, policy.premoderation)
+        verdict = apply_policy(rules, result.scores, result.spam_contributions)
+        scored = ScoredComment(comment.id, result.scores, result.sources, result.signals)
+        if record_automatic_decision(session, scored, verdict, policy):
             decisions.append(Decision(comment.id, comment.site.public_key, verdict.status))
     return decisions

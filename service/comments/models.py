@@ -15,6 +15,10 @@ PENDING, PUBLISHED, FLAGGED, REJECTED = "pending", "published", "flagged", "reje
 STATUSES = (PENDING, PUBLISHED, FLAGGED, REJECTED)
 
 
+def author_key_for(name: str, email: str | None) -> str:
+    return f"email:{email.strip().lower()}" if email else f"name:{name.strip().lower()}"
+
+
 class Article(Base):
     __tablename__ = "articles"
     __table_args__ = (UniqueConstraint("site_id", "external_id"),)
@@ -34,6 +38,7 @@ class Comment(Base):
         Index("ix_comments_status_queued_at", "status", "queued_at"),
         Index("ix_comments_article_id_status", "article_id", "status"),
         Index("ix_comments_site_id_status_id", "site_id", "status", "id"),
+        Index("ix_comments_site_id_author_key", "site_id", "author_key"),
     )
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
@@ -42,6 +47,8 @@ class Comment(Base):
     parent_id: Mapped[str | None] = mapped_column(ForeignKey("comments.id", ondelete="SET NULL"))
     author_name: Mapped[str] = mapped_column(String(80))
     author_email: Mapped[str | None] = mapped_column(String(254))
+    # Who the author is on this site: their email if given, else their name (history, bans, velocity).
+    author_key: Mapped[str] = mapped_column(String(300))
     # Plain text exactly as written (after newline normalisation); never interpreted as HTML.
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
@@ -60,6 +67,10 @@ class Comment(Base):
     # Why the policy decided as it did: [{"attribute": "toxicity", "value": 0.93, ...}].
     reasons: Mapped[list] = mapped_column(JSON, default=list)
     policy_id: Mapped[int | None] = mapped_column(ForeignKey("policies.id"))
+    # The spam signals measured when the comment was scored; the spam model learns from them later.
+    signals: Mapped[dict | None] = mapped_column(JSON)
+    # The label ("spam"/"ham") the spam model last learned from this comment, so a label is learned once.
+    learned_label: Mapped[str | None] = mapped_column(String(8))
 
     site: Mapped[Site] = relationship(lazy="joined")
     article: Mapped[Article] = relationship(lazy="joined")

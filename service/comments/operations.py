@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.comments.models import PUBLISHED, Article, Comment, Report
+from service.comments.models import PUBLISHED, Article, Comment, Report, author_key_for
 from service.comments.schemas import ArticleIn, CommentIn, ReportIn
 from service.sites.models import Site
 
@@ -70,6 +70,7 @@ def submit_comment(
         parent_id=data.parent_id,
         author_name=data.author.name,
         author_email=data.author.email,
+        author_key=author_key_for(data.author.name, data.author.email),
         body=data.body,
         honeypot_filled=bool(data.honeypot and data.honeypot.strip()),
         remote_addr=remote_addr,

@@ -6,8 +6,8 @@ Create Date: ${create_date}
 """
 from alembic import op
 import sqlalchemy as sa
-from service.db import UTCDateTime  # noqa: F401
 ${imports if imports else ""}
+from service.db import UTCDateTime  # noqa: F401
 
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}

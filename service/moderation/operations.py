@@ -1,18 +1,29 @@
-"""Record decisions on comments, with their audit trail. Functions flush; the caller commits."""
+"""Decisions on comments, by the policy or by a moderator, each with its audit record.
+
+Functions flush; the caller commits, then sends what must wait for the commit (events, learning).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from service.accounts.models import User
 from service.audit.models import AUTO_ACTOR, StatusChange
-from service.comments.models import PENDING, Comment
+from service.comments.models import FLAGGED, PENDING, PUBLISHED, REJECTED, Comment, Report
 from service.db import utcnow
 from service.moderation.policy import Verdict
 from service.sites.models import Policy
+
+MODERATOR_REASONS = ("spam", "harassment", "hate", "off_topic", "other")
+# Where each action may move a comment from: approving restores a rejected one; rejecting takes one down.
+ACTIONS = {
+    "approve": (PUBLISHED, (PENDING, FLAGGED, REJECTED)),
+    "reject": (REJECTED, (PENDING, FLAGGED, PUBLISHED)),
+}
 
 
 @dataclass(frozen=True)
@@ -20,6 +31,22 @@ class ScoredComment:
     comment_id: str
     scores: Mapping[str, float]
     sources: Mapping[str, str]
+    signals: Mapping[str, float] = field(default_factory=dict)
+
+
+class DecisionConflict(Exception):
+    """The comment is no longer in the state the moderator saw."""
+
+    def __init__(self, comment: Comment, last_change: StatusChange | None):
+        self.comment, self.last_change = comment, last_change
+        who = last_change.actor if last_change else "someone"
+        verb = {PUBLISHED: "approved", REJECTED: "rejected", FLAGGED: "held"}.get(comment.status, comment.status)
+        super().__init__(f"already {verb} by {who}")
+
+
+def _audit(session: Session, comment_id: str, actor: str, from_status: str, to_status: str, **details) -> None:
+    session.add(StatusChange(comment_id=comment_id, actor=actor, from_status=from_status, to_status=to_status,
+                             **details))
 
 
 def record_automatic_decision(session: Session, scored: ScoredComment, verdict: Verdict, policy: Policy) -> bool:
@@ -33,6 +60,7 @@ def record_automatic_decision(session: Session, scored: ScoredComment, verdict: 
             status=verdict.status,
             scores=dict(scored.scores),
             score_sources=dict(scored.sources),
+            signals=dict(scored.signals),
             reasons=reasons,
             policy_id=policy.id,
             decided_at=utcnow(),
@@ -41,15 +69,55 @@ def record_automatic_decision(session: Session, scored: ScoredComment, verdict: 
     )
     if result.rowcount != 1:
         return False
-    session.add(
-        StatusChange(
-            comment_id=scored.comment_id,
-            actor=AUTO_ACTOR,
-            policy_id=policy.id,
-            policy_version=policy.version,
-            from_status=PENDING,
-            to_status=verdict.status,
-            reasons=reasons,
-        )
-    )
+    _audit(session, scored.comment_id, AUTO_ACTOR, PENDING, verdict.status, reasons=reasons,
+           policy_id=policy.id, policy_version=policy.version)
     return True
+
+
+def last_change(session: Session, comment_id: str) -> StatusChange | None:
+    return session.scalar(
+        select(StatusChange).where(StatusChange.comment_id == comment_id)
+        .order_by(StatusChange.created_at.desc(), StatusChange.id.desc()).limit(1)
+    )
+
+
+def moderate(
+    session: Session, comment: Comment, action: str, moderator: User, *,
+    reason: str | None = None, note: str | None = None, expected_status: str | None = None,
+) -> str:
+    """Apply a moderator's approve/reject; refuse (DecisionConflict) if the comment changed meanwhile.
+
+    Without `expected_status` only an undecided (pending or held) comment can be decided, so a late
+    click never silently reverses another moderator's decision; taking down or restoring names the
+    status the moderator saw.
+    """
+    to_status, allowed_from = ACTIONS[action]
+    seen = expected_status or comment.status
+    if expected_status is None and seen not in (PENDING, FLAGGED):
+        raise DecisionConflict(comment, last_change(session, comment.id))
+    if seen not in allowed_from:
+        raise DecisionConflict(comment, last_change(session, comment.id))
+    result = session.execute(
+        update(Comment).where(Comment.id == comment.id, Comment.status == seen)
+        .values(status=to_status, decided_at=utcnow()).execution_options(synchronize_session=False)
+    )
+    session.refresh(comment)
+    if result.rowcount != 1:
+        raise DecisionConflict(comment, last_change(session, comment.id))
+    reasons = [{"code": "moderator", "reason": reason, "text": reason or action}]
+    # A decision answers the readers' reports on the comment, so it leaves the reported queue.
+    session.execute(
+        update(Report).where(Report.comment_id == comment.id, Report.resolved_at.is_(None))
+        .values(resolved_at=utcnow()).execution_options(synchronize_session=False)
+    )
+    _audit(session, comment.id, moderator.email, seen, to_status, user_id=moderator.id, reasons=reasons, note=note)
+    return to_status
+
+
+def spam_label(action: str, reason: str | None) -> bool | None:
+    """What a decision teaches the spam model: a rejection for spam is spam, an approval is not."""
+    if action == "reject" and reason == "spam":
+        return True
+    if action == "approve":
+        return False
+    return None

@@ -18,6 +18,24 @@ TOXICITY_ATTRIBUTES = (
 )
 SCORE_ATTRIBUTES = TOXICITY_ATTRIBUTES + ("spam",)
 PREMODERATION_MODES = ("none", "flagged", "all")
+SPAM_SIGNAL_LABELS = {
+    "honeypot": "hidden honeypot field filled in",
+    "links": "links",
+    "shortener": "link through a URL shortener",
+    "denied_domain": "link to a denied domain",
+    "contact_details": "email address or phone number",
+    "promotion": "self-promotion",
+    "shouting": "shouting (capital letters)",
+    "repetition": "repeated characters",
+    "near_duplicates": "same text posted by other authors",
+    "author_velocity": "author posting fast",
+    "ip_velocity": "many comments from one address",
+    "prior_rejections": "author's earlier comments were rejected",
+    "new_author": "new author",
+    "wording": "wording like spam moderators rejected",
+}
+# A signal adding at least this much to the spam log-odds is named among the reasons.
+SIGNAL_REASON_MIN = 0.5
 
 
 @dataclass(frozen=True)
@@ -70,6 +88,8 @@ class Reason:
     def text(self) -> str:
         if self.code == "score":
             return f"{self.attribute} {self.value:.2f} ≥ {self.level} {self.threshold:.2f}"
+        if self.code == "spam_signal":
+            return f"spam signal: {SPAM_SIGNAL_LABELS.get(self.attribute, self.attribute)}"
         return {"premoderation": "pre-moderation holds every comment"}.get(self.code, self.code)
 
     def to_json(self) -> dict:
@@ -99,12 +119,27 @@ def crossed_thresholds(rules: PolicyRules, scores: Mapping[str, float], level: s
     return sorted(reasons, key=lambda r: r.value, reverse=True)
 
 
-def apply_policy(rules: PolicyRules, scores: Mapping[str, float]) -> Verdict:
+def spam_signal_reasons(contributions: Mapping[str, float], limit: int = 4) -> list[Reason]:
+    """The signals that raised the spam score most, for a comment held or rejected as spam."""
+    raised = sorted(((v, k) for k, v in contributions.items() if v >= SIGNAL_REASON_MIN), reverse=True)
+    return [Reason("spam_signal", name, round(value, 2)) for value, name in raised[:limit]]
+
+
+def _explained(reasons: list[Reason], spam_contributions: Mapping[str, float]) -> list[Reason]:
+    if any(r.attribute == "spam" for r in reasons):
+        return reasons + spam_signal_reasons(spam_contributions)
+    return reasons
+
+
+def apply_policy(
+    rules: PolicyRules, scores: Mapping[str, float], spam_contributions: Mapping[str, float] | None = None
+) -> Verdict:
     """Decide published, flagged or rejected for one comment's scores."""
+    contributions = spam_contributions or {}
     rejecting = crossed_thresholds(rules, scores, "reject_at")
     if rejecting:
-        return Verdict(REJECTED, tuple(rejecting))
-    reviewing = crossed_thresholds(rules, scores, "review_at")
+        return Verdict(REJECTED, tuple(_explained(rejecting, contributions)))
+    reviewing = _explained(crossed_thresholds(rules, scores, "review_at"), contributions)
     if rules.premoderation == "all":
         return Verdict(FLAGGED, (Reason("premoderation"), *reviewing))
     if reviewing and rules.premoderation == "flagged":

@@ -11,9 +11,9 @@ from workers import scoring
 _score = scoring.ScorerSet.score
 
 
-def _slow_score(self, items):
+def _slow_score(self, *args):
     time.sleep(float(os.environ.get("MODQUEUE_TEST_SCORING_DELAY", "1")))
-    return _score(self, items)
+    return _score(self, *args)
 
 
 scoring.ScorerSet.score = _slow_score

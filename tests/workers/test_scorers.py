@@ -13,7 +13,6 @@ from workers.scoring import load_scorers, load_toxicity_scorer
 from workers.scoring.base import ScoringInput
 from workers.scoring.detoxify_backend import DetoxifyScorer
 from workers.scoring.fallback import ProfanityCheckScorer
-from workers.scoring.spam import SignalSpamScorer
 
 TEXTS = ["you are an idiot", "nice article thanks", "thanks"]
 
@@ -60,19 +59,20 @@ def test_fallback_scorer_separates_abuse_from_clean_text():
     assert abusive["toxicity"] > 0.8 > 0.2 > clean["toxicity"]
 
 
-def test_filled_honeypot_is_certain_spam():
-    scorer = SignalSpamScorer()
-    assert scorer.score_one(ScoringInput("hello", honeypot_filled=True)) == 1.0
-    assert scorer.score_one(ScoringInput("hello")) == 0.0
-    assert scorer.score_one(ScoringInput("see http://a.example http://b.example")) > 0.5
+class _PriorOnly:
+    def for_scopes(self, scopes):
+        from workers.scoring.spam.model import OnlineLogit
+
+        return {s: (0, OnlineLogit.with_priors() if s == "global" else OnlineLogit.empty()) for s in scopes}
 
 
 def test_scorer_set_records_the_source_of_every_score():
-    scorers = load_scorers(Settings.from_env({"MODQUEUE_TOXICITY_MODEL": "fallback"}))
-    [(scores, sources)] = scorers.score([ScoringInput("hello")])
-    assert set(scores) == set(sources) == {"toxicity", "spam"}
-    assert sources["toxicity"].startswith("fallback/alt-profanity-check@")
-    assert sources["spam"] == "signals/1"
+    scorers = load_scorers(Settings.from_env({"MODQUEUE_TOXICITY_MODEL": "fallback"}), redis_client=None)
+    [result] = scorers.score([ScoringInput("hello", site_id=1)], _PriorOnly())
+    assert set(result.scores) == set(result.sources) == {"toxicity", "spam"}
+    assert result.sources["toxicity"].startswith("fallback/alt-profanity-check@")
+    assert result.sources["spam"] == "spam-model/global.0+site.0"
+    assert result.signals["honeypot"] == 0.0
     assert scorers.state()["backend"] == "fallback"
 
 

@@ -6,25 +6,38 @@ import logging
 from dataclasses import dataclass
 from typing import Sequence
 
+import redis
+
 from service.settings import Settings
-from workers.scoring.base import Scorer, ScoringInput
+from workers.scoring.base import ScoringInput, ToxicityScorer
+from workers.scoring.spam.scorer import LearnedSpamScorer, SpamModels
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class ScoreResult:
+    scores: dict[str, float]
+    # Which backend produced each score, e.g. {"toxicity": "detoxify/original@…", "spam": "spam-model/…"}.
+    sources: dict[str, str]
+    signals: dict[str, float]
+    spam_contributions: dict[str, float]
+
+
 @dataclass
 class ScorerSet:
-    toxicity: Scorer
-    spam: Scorer
+    toxicity: ToxicityScorer
+    spam: LearnedSpamScorer
 
-    def score(self, items: Sequence[ScoringInput]) -> list[tuple[dict[str, float], dict[str, str]]]:
-        """Scores and, per score, the backend that produced it; one model call per scorer."""
+    def score(self, items: Sequence[ScoringInput], spam_models: SpamModels) -> list[ScoreResult]:
+        """All scores for a batch: one toxicity model call and one spam model pass."""
         toxicity = self.toxicity.score_batch(items)
-        spam = self.spam.score_batch(items)
+        spam = self.spam.score_batch(items, spam_models)
         results = []
         for tox, sp in zip(toxicity, spam):
-            sources = {name: self.toxicity.source for name in tox} | {name: self.spam.source for name in sp}
-            results.append(({**tox, **sp}, sources))
+            sources = {name: self.toxicity.source for name in tox}
+            sources["spam"] = f"{self.spam.backend}/{sp.version}"
+            results.append(ScoreResult({**tox, "spam": sp.score}, sources, sp.signals, sp.contributions))
         return results
 
     def state(self) -> dict:
@@ -35,7 +48,7 @@ class ScorerSet:
         }
 
 
-def load_toxicity_scorer(settings: Settings) -> Scorer:
+def load_toxicity_scorer(settings: Settings) -> ToxicityScorer:
     """Detoxify as configured; if it cannot load, the offline fallback, announced loudly."""
     from workers.scoring.fallback import ProfanityCheckScorer
 
@@ -53,7 +66,8 @@ def load_toxicity_scorer(settings: Settings) -> Scorer:
         return ProfanityCheckScorer(reason=reason[:500])
 
 
-def load_scorers(settings: Settings) -> ScorerSet:
-    from workers.scoring.spam import SignalSpamScorer
+def load_scorers(settings: Settings, redis_client: redis.Redis | None) -> ScorerSet:
+    from workers.scoring.spam.signals import TrafficSignals
 
-    return ScorerSet(toxicity=load_toxicity_scorer(settings), spam=SignalSpamScorer())
+    traffic = TrafficSignals(redis_client) if redis_client is not None else None
+    return ScorerSet(toxicity=load_toxicity_scorer(settings), spam=LearnedSpamScorer(traffic))

@@ -1,18 +1,28 @@
-"""The scorer interface: many texts in, one dict of scores per text out, in one call."""
+"""The scorer interface: many comments in, one dict of scores per comment out, in one call."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
 
 @dataclass(frozen=True)
 class ScoringInput:
+    """What the scorers may look at for one comment."""
+
     body: str
     honeypot_filled: bool = False
+    site_id: int = 0
+    comment_id: str = ""
+    author_key: str = ""
+    remote_addr: str | None = None
+    at: float = 0.0
+    prior_rejected: int = 0
+    prior_published: int = 0
+    deny_domains: frozenset[str] = field(default_factory=frozenset)
 
 
-class Scorer(Protocol):
+class ToxicityScorer(Protocol):
     backend: str
     model_version: str
     fallback_reason: str | None

@@ -17,6 +17,7 @@ from workers.base import DatabaseTask
 from workers.celery_app import SCORE_TASK
 from workers.pipeline import score_and_decide
 from workers.scoring import ScorerSet, load_scorers
+from workers.scoring.spam.store import CachedSpamModels
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,8 @@ class ScoringTask(DatabaseTask, Batches):
     def scorers(self) -> ScorerSet:
         """The model, loaded once per worker process."""
         if "scorers" not in _process:
-            _process["scorers"] = load_scorers(self.settings)
+            _process["scorers"] = load_scorers(self.settings, self.redis)
+            _process["spam_cache"] = CachedSpamModels()
             self._announce()
         return _process["scorers"]
 
@@ -64,10 +66,10 @@ def score_comment(self: ScoringTask, requests) -> int:
     """Score and decide the comments named by a batch of queued messages."""
     comment_ids = list(dict.fromkeys(str(r.args[0]) for r in requests if r.args))
     scorers = self.scorers
-    decisions = self.run_in_transaction(score_and_decide, comment_ids, scorers)
+    decisions = self.run_in_transaction(score_and_decide, comment_ids, scorers, _process["spam_cache"])
     for decision in decisions:
-        publish_event(self.redis, f"comment.{'flagged' if decision.status == 'flagged' else 'decided'}",
-                      id=decision.comment_id, site=decision.site_key, status=decision.status)
+        event = "comment.flagged" if decision.status == "flagged" else "comment.decided"
+        publish_event(self.redis, event, id=decision.comment_id, site=decision.site_key, status=decision.status)
         log.info("decided %s", decision.status, extra={"comment_id": decision.comment_id})
     log.info("batch of %d messages: %d comments decided", len(requests), len(decisions))
     return len(decisions)

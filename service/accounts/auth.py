@@ -1,0 +1,34 @@
+"""Who is calling: a bearer token for API clients (the dashboard's session login plugs in here too)."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import g, request
+
+from service.accounts.models import User
+from service.accounts.operations import user_for_token
+from service.errors import APIError
+from service.extensions import db
+
+
+def current_user() -> User | None:
+    if "user" not in g:
+        g.user = None
+        header = request.headers.get("Authorization", "")
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() == "bearer" and secret.strip():
+            g.user = user_for_token(db.session, secret.strip())
+    return g.user
+
+
+def login_required(view):
+    """Refuse anonymous callers with 401."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if current_user() is None:
+            raise APIError(401, "unauthorized", "sign in, or send Authorization: Bearer <token>")
+        return view(*args, **kwargs)
+
+    return wrapper
