@@ -58,6 +58,60 @@ def site_create(name: str, origins: tuple[str, ...]) -> None:
     click.echo(key)
 
 
+def _sessions():
+    from service.db import make_engine, make_session_factory
+
+    return make_session_factory(make_engine(_settings().database_url))
+
+
+@site.command("assign")
+@click.argument("site_key")
+@click.argument("email")
+def site_assign(site_key: str, email: str) -> None:
+    """Let a moderator moderate a site."""
+    from service.accounts.operations import assign_site, find_user
+    from service.sites.operations import find_site
+
+    with _sessions().begin() as session:
+        found_site, found_user = find_site(session, site_key), find_user(session, email)
+        if found_site is None or found_user is None:
+            raise click.ClickException("no such site" if found_site is None else "no such user")
+        assign_site(found_user, found_site)
+    click.echo(f"{email} moderates {site_key}")
+
+
+@main.group()
+def token() -> None:
+    """Bearer tokens for moderation API clients."""
+
+
+@token.command("create")
+@click.argument("email")
+@click.option("--name", default="api client", show_default=True, help="What the token is for.")
+def token_create(email: str, name: str) -> None:
+    """Create a token for an account and print it (it is shown only once)."""
+    from service.accounts.operations import create_api_token, find_user
+
+    with _sessions().begin() as session:
+        account = find_user(session, email)
+        if account is None:
+            raise click.ClickException("no such user")
+        created, secret = create_api_token(session, account, name)
+        click.echo(f"token {created.id}: {secret}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id: int) -> None:
+    """Revoke a token by its number."""
+    from service.accounts.operations import revoke_api_token
+
+    with _sessions().begin() as session:
+        if not revoke_api_token(session, token_id):
+            raise click.ClickException("no such active token")
+    click.echo(f"token {token_id} revoked")
+
+
 @main.group()
 def user() -> None:
     """Moderator and admin accounts."""

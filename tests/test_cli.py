@@ -118,3 +118,24 @@ def _ready(base: str) -> bool:
         return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_token_create_and_revoke_and_site_assignment(sqlite_env, tmp_path):
+    modqueue(["db", "upgrade"], sqlite_env)
+    key = modqueue(["site", "create", "G", "--origin", "https://g.example"], sqlite_env).stdout.strip()
+    modqueue(["user", "create", "m@g.example", "--role", "moderator", "--password-stdin"], sqlite_env,
+             stdin="long enough password\n")
+
+    assigned = modqueue(["site", "assign", key, "m@g.example"], sqlite_env)
+    created = modqueue(["token", "create", "m@g.example", "--name", "bot"], sqlite_env)
+    token_id, secret = re.fullmatch(r"token (\d+): (mq_\S+)\n", created.stdout).groups()
+    revoked = modqueue(["token", "revoke", token_id], sqlite_env)
+    again = modqueue(["token", "revoke", token_id], sqlite_env)
+
+    assert assigned.returncode == 0 and created.returncode == 0 and revoked.returncode == 0
+    assert again.returncode == 1 and "no such active token" in again.stderr
+    from service.accounts.operations import find_user, user_for_token
+
+    with _session(tmp_path) as session:
+        assert [s.public_key for s in find_user(session, "m@g.example").sites] == [key]
+        assert user_for_token(session, secret) is None

@@ -74,6 +74,15 @@ def record_automatic_decision(session: Session, scored: ScoredComment, verdict: 
     return True
 
 
+def _resolve_reports(session: Session, comment_id: str) -> int:
+    """Mark the readers' open reports on a comment answered; return how many there were."""
+    result = session.execute(
+        update(Report).where(Report.comment_id == comment_id, Report.resolved_at.is_(None))
+        .values(resolved_at=utcnow()).execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
 def last_change(session: Session, comment_id: str) -> StatusChange | None:
     return session.scalar(
         select(StatusChange).where(StatusChange.comment_id == comment_id)
@@ -93,6 +102,11 @@ def moderate(
     """
     to_status, allowed_from = ACTIONS[action]
     seen = expected_status or comment.status
+    if action == "approve" and seen == PUBLISHED == comment.status and _resolve_reports(session, comment.id):
+        # Keeping a reported comment: the reports are answered, the status stays.
+        _audit(session, comment.id, moderator.email, PUBLISHED, PUBLISHED, user_id=moderator.id, note=note,
+               reasons=[{"code": "moderator", "reason": reason, "text": "reports dismissed"}])
+        return PUBLISHED
     if expected_status is None and seen not in (PENDING, FLAGGED):
         raise DecisionConflict(comment, last_change(session, comment.id))
     if seen not in allowed_from:
@@ -105,11 +119,7 @@ def moderate(
     if result.rowcount != 1:
         raise DecisionConflict(comment, last_change(session, comment.id))
     reasons = [{"code": "moderator", "reason": reason, "text": reason or action}]
-    # A decision answers the readers' reports on the comment, so it leaves the reported queue.
-    session.execute(
-        update(Report).where(Report.comment_id == comment.id, Report.resolved_at.is_(None))
-        .values(resolved_at=utcnow()).execution_options(synchronize_session=False)
-    )
+    _resolve_reports(session, comment.id)
     _audit(session, comment.id, moderator.email, seen, to_status, user_id=moderator.id, reasons=reasons, note=note)
     return to_status
 

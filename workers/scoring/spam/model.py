@@ -22,6 +22,9 @@ SIGNAL_OFFSET = 2 * TEXT_FEATURES
 BIAS_INDEX = SIGNAL_OFFSET + N_SIGNALS
 N_FEATURES = BIAS_INDEX + 1
 LEARNING_RATE = 0.5
+# AdaGrad's accumulators start here rather than near zero, so the first labels move weights in
+# proportion to their gradient instead of by a full learning-rate step each.
+INITIAL_ACCUMULATOR = 0.1
 
 # Before any label: what each signal says about spam, in log-odds (a clean comment starts near 0.05).
 SIGNAL_PRIORS = {
@@ -73,7 +76,7 @@ class OnlineLogit:
 
     @classmethod
     def empty(cls) -> "OnlineLogit":
-        return cls(np.zeros(N_FEATURES, np.float32), np.full(N_FEATURES, 1e-6, np.float32))
+        return cls(np.zeros(N_FEATURES, np.float32), np.full(N_FEATURES, INITIAL_ACCUMULATOR, np.float32))
 
     @classmethod
     def with_priors(cls) -> "OnlineLogit":
@@ -84,7 +87,10 @@ class OnlineLogit:
         return model
 
     def step(self, row: sparse.csr_matrix, gradient: float) -> None:
-        idx, values = row.indices, row.data * gradient
+        # The bias stays at its prior: moderators label mostly what was held, so the share of spam
+        # among labels says nothing about the share of spam among comments.
+        keep = row.indices != BIAS_INDEX
+        idx, values = row.indices[keep], row.data[keep] * gradient
         self.squared_gradients[idx] += values * values
         self.weights[idx] -= LEARNING_RATE * values / np.sqrt(self.squared_gradients[idx])
 
