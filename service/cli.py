@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 
 import click
 
@@ -12,6 +13,12 @@ from service.settings import Settings
 
 def _settings() -> Settings:
     return Settings.from_env()
+
+
+def _metrics_dir(kind: str) -> None:
+    """Give this process group an empty folder for its Prometheus multiprocess files."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=f"modqueue-{kind}-metrics-")
 
 
 @click.group()
@@ -144,12 +151,13 @@ def user_create(email: str, role: str, password_stdin: bool) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
 def web(host: str, port: int, workers: int) -> None:
-    """Run the web app under gunicorn."""
+    """Run the web app under gunicorn; SIGTERM finishes requests in flight (up to 30 s) before exiting."""
+    _metrics_dir("web")
     os.execvp(
         sys.executable,
         [sys.executable, "-m", "gunicorn", "service:create_app()", "--bind", f"{host}:{port}",
          "--workers", str(workers), "--worker-class", "gthread", "--threads", "8",
-         "--graceful-timeout", "30", "--access-logfile", "-"],
+         "--graceful-timeout", "30", "--access-logfile", "-", "--config", "python:service.gunicorn_conf"],
     )
 
 
@@ -157,7 +165,8 @@ def web(host: str, port: int, workers: int) -> None:
 @click.option("--concurrency", default=None, type=int, help="pool processes (default: one per core)")
 @click.option("--loglevel", default="INFO", show_default=True)
 def worker(concurrency: int | None, loglevel: str) -> None:
-    """Run a Celery worker that scores and decides comments."""
+    """Run a Celery worker; SIGTERM finishes the batch in flight and hands queued messages back."""
+    _metrics_dir("worker")
     args = [sys.executable, "-m", "celery", "-A", "workers.main", "worker", "--loglevel", loglevel]
     if concurrency:
         args += ["--concurrency", str(concurrency)]

@@ -56,6 +56,8 @@ class Settings:
     torch_threads: int = 0
     max_body_chars: int = 10_000
     log_format: str = "text"
+    #: The worker's main process serves Prometheus metrics on this port (0: off).
+    worker_metrics_port: int = 9808
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -83,6 +85,7 @@ class Settings:
             torch_threads=_int(env, "MODQUEUE_TORCH_THREADS", 0),
             max_body_chars=_int(env, "MODQUEUE_MAX_BODY_CHARS", 10_000),
             log_format=log_format,
+            worker_metrics_port=_int(env, "MODQUEUE_WORKER_METRICS_PORT", 9808),
         )
 
     def replace(self, **changes) -> "Settings":

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from celery import Celery
+import logging
+import os
 
+from celery import Celery, signals
+
+from service.logging_setup import configure_logging
 from service.settings import Settings
 
 SCORE_TASK = "modqueue.score_comment"
@@ -43,3 +47,24 @@ def create_celery(settings: Settings | None = None) -> Celery:
     )
     app.conf.modqueue_settings = settings
     return app
+
+
+@signals.setup_logging.connect
+def _configure_worker_logging(loglevel=None, **_kwargs) -> None:
+    """Workers log like the web processes: JSON or text, with comment and task ids."""
+    level = loglevel if isinstance(loglevel, int) else logging.getLevelName(loglevel or "INFO")
+    configure_logging(Settings.from_env(), level if isinstance(level, int) else logging.INFO)
+
+
+@signals.worker_ready.connect
+def _serve_worker_metrics(sender=None, **_kwargs) -> None:
+    """The worker's main process serves the pool's metrics (summed over its processes)."""
+    settings = sender.app.conf.modqueue_settings if sender is not None else Settings.from_env()
+    if not settings.worker_metrics_port or not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    start_http_server(settings.worker_metrics_port, registry=registry)

@@ -9,6 +9,7 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from service.comments.models import PENDING, PUBLISHED, REJECTED, Comment
+from service.db import utcnow
 from service.moderation.operations import ScoredComment, record_automatic_decision
 from service.moderation.policy import PolicyRules, apply_policy
 from service.sites.models import Policy
@@ -23,6 +24,7 @@ class Decision:
     comment_id: str
     site_key: str
     status: str
+    waited_seconds: float
 
 
 class SessionSpamModels:
@@ -94,5 +96,6 @@ def score_and_decide(
         verdict = apply_policy(rules, result.scores, result.spam_contributions)
         scored = ScoredComment(comment.id, result.scores, result.sources, result.signals)
         if record_automatic_decision(session, scored, verdict, policy):
-            decisions.append(Decision(comment.id, comment.site.public_key, verdict.status))
+            waited = (utcnow() - comment.created_at).total_seconds()
+            decisions.append(Decision(comment.id, comment.site.public_key, verdict.status, waited))
     return decisions

@@ -13,6 +13,7 @@ from service.comments.schemas import CommentIn, ReportIn, comment_json, thread_j
 from service.cors import allow_origins_of_site
 from service.errors import APIError
 from service.extensions import db, task_queue
+from service.metrics import COMMENTS_RECEIVED
 from service.sites.models import Site
 from service.sites.operations import find_site
 
@@ -73,6 +74,7 @@ def create_comment():
     )
     db.session.commit()
     if created:
+        COMMENTS_RECEIVED.labels(site.public_key).inc()
         task_queue.enqueue_scoring(comment.id)
     location = url_for("comments.get_comment", comment_id=comment.id)
     return jsonify({"id": comment.id, "status": comment.status}), 202, {"Location": location}

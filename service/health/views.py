@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 import redis
-from flask import Blueprint, jsonify
-from sqlalchemy import text
+from flask import Blueprint, Response, jsonify
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from service.comments.models import PENDING, Comment
 from service.extensions import db, redis_store
+from service.metrics import QueueDepth, render
 from service.scorer_status import read_scorer_states
 
 bp = Blueprint("health", __name__)
@@ -53,3 +55,16 @@ def readyz():
     ready = checks["database"]["ok"] and checks["redis"]["ok"]
     body = {"status": "ready" if ready else "unavailable", "checks": checks}
     return json.dumps(body), 200 if ready else 503, {"Content-Type": "application/json"}
+
+
+@bp.get("/metrics")
+def metrics():
+    try:
+        queued = float(redis_store.client.llen("celery"))
+    except redis.RedisError:
+        queued = None
+    try:
+        pending = float(db.session.scalar(select(func.count()).select_from(Comment).where(Comment.status == PENDING)))
+    except SQLAlchemyError:
+        pending = None
+    return Response(render(QueueDepth(queued, pending)), content_type="text/plain; version=0.0.4; charset=utf-8")

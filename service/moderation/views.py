@@ -14,6 +14,7 @@ from service.comments.views import json_object
 from service.errors import APIError
 from service.events import publish_event
 from service.extensions import db, redis_store, task_queue
+from service.metrics import COMMENTS_DECIDED, MODERATOR_DECISIONS
 from service.moderation import operations
 from service.moderation.queries import QUEUES, queue_page
 from service.sites.operations import find_site
@@ -94,6 +95,8 @@ def decide(comment_id: str):
         db.session.rollback()
         raise APIError(409, "conflict", str(conflict), {"status": conflict.comment.status}) from None
     db.session.commit()
+    MODERATOR_DECISIONS.labels(comment.site.public_key, data.action).inc()
+    COMMENTS_DECIDED.labels(comment.site.public_key, status, "moderator").inc()
     publish_event(redis_store.client, "comment.decided", id=comment.id, site=comment.site.public_key,
                   status=status, actor=moderator.email)
     label = operations.spam_label(data.action, data.reason)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections import Counter
 
@@ -41,7 +42,7 @@ def test_worker_killed_mid_batch_loses_nothing_and_decides_nothing_twice(stack):
         MODQUEUE_VISIBILITY_TIMEOUT_SECONDS="3",
     )
     # Let the first batch finish, then kill the worker (and its pool child) while the next one is scoring.
-    wait_until(lambda: "batch of" in slow.log, 60, 0.05, message="first batch")
+    wait_until(lambda: re.search(r"batch of \d+ messages", slow.log), 60, 0.05, message="first batch decided")
     slow.kill_hard()
     first = stack.statuses(ids)
     assert 0 < sum(s != "pending" for s in first.values()) < len(ids)

@@ -6,12 +6,15 @@ import logging
 import os
 import socket
 import threading
+import time
 
 import redis
 from celery import shared_task, signals
 from celery_batches import Batches
 
 from service.events import publish_event
+from service.logging_setup import log_context
+from service.metrics import COMMENTS_DECIDED, DECISION_LATENCY, SCORING_BATCH_SECONDS, SCORING_BATCH_SIZE
 from service.scorer_status import announce_scorer_state, withdraw_scorer_state
 from workers.base import DatabaseTask
 from workers.celery_app import SCORE_TASK
@@ -64,15 +67,29 @@ class ScoringTask(DatabaseTask, Batches):
 @shared_task(base=ScoringTask, bind=True, name=SCORE_TASK)
 def score_comment(self: ScoringTask, requests) -> int:
     """Score and decide the comments named by a batch of queued messages."""
-    comment_ids = list(dict.fromkeys(str(r.args[0]) for r in requests if r.args))
-    scorers = self.scorers
-    decisions = self.run_in_transaction(score_and_decide, comment_ids, scorers, _process["spam_cache"])
-    for decision in decisions:
-        event = "comment.flagged" if decision.status == "flagged" else "comment.decided"
-        publish_event(self.redis, event, id=decision.comment_id, site=decision.site_key, status=decision.status)
-        log.info("decided %s", decision.status, extra={"comment_id": decision.comment_id})
-    log.info("batch of %d messages: %d comments decided", len(requests), len(decisions))
-    return len(decisions)
+    # Each queued message is a task of its own; a batch has no id, so its lines name the first and a count.
+    task_ids = {str(r.args[0]): r.id for r in requests if r.args}
+    comment_ids = list(task_ids)
+    batch_id = f"{requests[0].id}+{len(requests) - 1}" if requests else None
+    token = log_context.set({"task_id": batch_id, "comment_ids": comment_ids})
+    try:
+        scorers = self.scorers
+        log.info("scoring batch of %d comments", len(comment_ids))
+        started = time.perf_counter()
+        decisions = self.run_in_transaction(score_and_decide, comment_ids, scorers, _process["spam_cache"])
+        SCORING_BATCH_SECONDS.observe(time.perf_counter() - started)
+        SCORING_BATCH_SIZE.observe(len(comment_ids))
+        for decision in decisions:
+            event = "comment.flagged" if decision.status == "flagged" else "comment.decided"
+            publish_event(self.redis, event, id=decision.comment_id, site=decision.site_key, status=decision.status)
+            COMMENTS_DECIDED.labels(decision.site_key, decision.status, "policy").inc()
+            DECISION_LATENCY.observe(decision.waited_seconds)
+            log.info("decided %s", decision.status,
+                     extra={"comment_id": decision.comment_id, "task_id": task_ids[decision.comment_id]})
+        log.info("batch of %d messages: %d comments decided", len(requests), len(decisions))
+        return len(decisions)
+    finally:
+        log_context.reset(token)
 
 
 def _keep_announcing(task: ScoringTask, stop: threading.Event) -> None:
@@ -91,7 +108,11 @@ def _load_model_in_child(**_kwargs) -> None:
 
 
 @signals.worker_process_shutdown.connect
-def _withdraw(**_kwargs) -> None:
+def _withdraw(pid=None, **_kwargs) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid or os.getpid())
     if "stop" in _process:
         _process["stop"].set()
     if "scorers" in _process:

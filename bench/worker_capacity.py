@@ -1,0 +1,60 @@
+"""Comments per second one worker core scores with Detoxify at BERT-base size, for sizing deployments.
+
+    python bench/worker_capacity.py [--comments 256] [--batch 32]
+
+Builds a checkpoint in Detoxify's format with BERT-base dimensions and random weights (the compute of
+Detoxify's `original`), loads it through the worker's DetoxifyScorer with one torch thread, and scores
+generated comments of 8-60 words in the worker's batch size. Prints per-core throughput and the process's
+peak resident memory; the last line is a JSON object of the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.detoxify_checkpoint import BERT_BASE_DIMENSIONS, build_checkpoint  # noqa: E402
+from workers.scoring.base import ScoringInput  # noqa: E402
+from workers.scoring.detoxify_backend import DetoxifyScorer  # noqa: E402
+
+WORDS = ("the article council budget vote reader nice idiot thanks you are an stupid point policy city "
+         "school road tax people think agree disagree report story mayor").split()
+
+
+def comments(n: int, seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 60))) for _ in range(n)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--comments", type=int, default=256)
+    parser.add_argument("--batch", type=int, default=32)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        checkpoint = build_checkpoint(Path(folder), dimensions=BERT_BASE_DIMENSIONS, words=WORDS)
+        scorer = DetoxifyScorer("original", str(checkpoint), torch_threads=1)
+    texts = comments(args.comments)
+    scorer.score_batch([ScoringInput(t) for t in texts[: args.batch]])  # warm-up
+    started = time.perf_counter()
+    for i in range(0, len(texts), args.batch):
+        scorer.score_batch([ScoringInput(t) for t in texts[i:i + args.batch]])
+    elapsed = time.perf_counter() - started
+    rate = len(texts) / elapsed
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{len(texts)} comments in batches of {args.batch} on one thread: {rate:.1f} comments/s per core, "
+          f"{1000 / rate:.1f} ms each; peak RSS {peak_mib:.0f} MiB")
+    print(json.dumps({"comments_per_second_per_core": round(rate, 2), "ms_per_comment": round(1000 / rate, 2),
+                      "batch": args.batch, "peak_rss_mib": round(peak_mib)}))
+
+
+if __name__ == "__main__":
+    main()
