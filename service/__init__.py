@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.cors import init_cors
 from service.db import import_models
 from service.errors import register_error_handlers
+from service.ratelimit import init_rate_limits
 from service import extensions
 from service.settings import Settings
 
@@ -32,12 +33,15 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     extensions.task_queue.init_app(app, settings)
     register_error_handlers(app)
     init_cors(app)
+    init_rate_limits(app, settings)
 
     from service.comments.views import bp as comments_bp
     from service.health.views import bp as health_bp
     from service.moderation.views import bp as moderation_bp
+    from service.widget.views import bp as widget_bp
 
     app.register_blueprint(comments_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(moderation_bp)
+    app.register_blueprint(widget_bp)
     return app

@@ -20,8 +20,8 @@ from service.migrations import upgrade
 from service.settings import Settings
 from service.sites.models import Site
 from service.sites.operations import create_site
+from service.widget.views import DEMO_SITE
 
-DEMO_SITE = "Demo site"
 DEMO_ADMIN = "admin@example.com"
 
 
@@ -103,6 +103,7 @@ def run_dev_stack(host: str, port: int) -> None:
             f"  redis        {redis_url}{' (embedded)' if embedded else ''}\n"
             f"  demo site    key {site_key}\n"
             f"  admin        {DEMO_ADMIN} / {password}\n"
+            f"  demo article {base}/demo\n"
             f"  health       {base}/readyz\n"
             f"  try it       curl -s -X POST {base}/api/v1/comments -H 'Content-Type: application/json' "
             f"-d '{{\"site\": \"{site_key}\", \"article\": {{\"id\": \"hello\"}}, "

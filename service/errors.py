@@ -50,4 +50,6 @@ def register_error_handlers(app: Flask) -> None:
     def _http(exc: HTTPException):
         if not request.path.startswith("/api/"):
             return exc
+        if exc.code == 429:
+            return error_response(429, "rate_limited", "too many comments in a short time; try again later")
         return error_response(exc.code or 500, _http_code(exc), exc.description or exc.name)

@@ -56,6 +56,9 @@ class Settings:
     torch_threads: int = 0
     max_body_chars: int = 10_000
     log_format: str = "text"
+    #: Posting limits (Flask-Limiter syntax), per client address and per author.
+    rate_limit_ip: str = "10/minute;100/hour"
+    rate_limit_author: str = "5/minute;30/hour"
     #: The worker's main process serves Prometheus metrics on this port (0: off).
     worker_metrics_port: int = 9808
 
@@ -86,6 +89,8 @@ class Settings:
             max_body_chars=_int(env, "MODQUEUE_MAX_BODY_CHARS", 10_000),
             log_format=log_format,
             worker_metrics_port=_int(env, "MODQUEUE_WORKER_METRICS_PORT", 9808),
+            rate_limit_ip=env.get("MODQUEUE_RATE_LIMIT_IP") or "10/minute;100/hour",
+            rate_limit_author=env.get("MODQUEUE_RATE_LIMIT_AUTHOR") or "5/minute;30/hour",
         )
 
     def replace(self, **changes) -> "Settings":
@@ -97,6 +102,14 @@ class Settings:
         """The Redis URL in redis-py's spelling (`unix://` for a socket)."""
         url = self._require_redis()
         return "unix://" + url.removeprefix("redis+socket://") if url.startswith("redis+socket://") else url
+
+    @property
+    def rate_limit_storage_url(self) -> str:
+        """Where Flask-Limiter keeps its counters: this Redis, or memory when there is none."""
+        if not self.redis_url:
+            return "memory://"
+        url = self.redis_client_url
+        return "redis+unix://" + url.removeprefix("unix://") if url.startswith("unix://") else url
 
     @property
     def broker_url(self) -> str:

@@ -56,6 +56,9 @@ def settings(database_url, redis_url, tmp_path_factory) -> Settings:
         secret_key="test-secret",
         toxicity_model="fallback",
         instance_path=tmp_path_factory.mktemp("instance"),
+        # Tests post far faster than readers; the limits have tests of their own.
+        rate_limit_ip="100000/minute",
+        rate_limit_author="100000/minute",
     )
 
 
@@ -103,3 +106,17 @@ def site(db_session):
     created = create_site(db_session, "Daily News", [SITE_ORIGIN], created_by="test")
     db_session.commit()
     return created
+
+
+@pytest.fixture
+def new_comments(db_session):
+    """How many comments this test added (other tests commit theirs to the shared database)."""
+    from sqlalchemy import func, select
+
+    from service.comments.models import Comment
+
+    def count() -> int:
+        return db_session.scalar(select(func.count()).select_from(Comment))
+
+    before = count()
+    return lambda: count() - before

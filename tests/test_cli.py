@@ -105,6 +105,8 @@ def test_dev_stack_runs_the_loop_with_sqlite_and_embedded_redis_and_stops_on_ctr
         assert wait_until(decided, 60, 0.3, message="dev stack decisions") == {
             "clean": "published", "abusive": "flagged"
         }
+        demo = httpx.get(f"{base}/demo")
+        assert demo.status_code == 200 and f'data-site="{site_key}"' in demo.text
         children = [p for p in dev.tree()[1:]]
         assert len(children) >= 4  # web, worker, beat and the embedded redis-server (plus their children)
     finally:

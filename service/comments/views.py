@@ -14,6 +14,7 @@ from service.cors import allow_origins_of_site
 from service.errors import APIError
 from service.extensions import db, task_queue
 from service.metrics import COMMENTS_RECEIVED
+from service.ratelimit import author_key, author_limit, ip_limit, limiter
 from service.sites.models import Site
 from service.sites.operations import find_site
 
@@ -63,6 +64,8 @@ def _comment_or_404(comment_id: str) -> Comment:
 
 
 @bp.post("/comments")
+@limiter.limit(ip_limit, methods=["POST"])
+@limiter.limit(author_limit, key_func=author_key, methods=["POST"])
 def create_comment():
     payload = json_object()
     site = _site_named_in(payload)
@@ -98,6 +101,7 @@ def article_comments(site_key: str, article_id: str):
 
 
 @bp.post("/comments/<comment_id>/reports")
+@limiter.limit(ip_limit, methods=["POST"])
 def report_comment(comment_id: str):
     payload = json_object()
     comment = _comment_or_404(comment_id)

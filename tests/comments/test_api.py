@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from service.comments.models import FLAGGED, PUBLISHED, Comment, Report
 from tests.conftest import SITE_ORIGIN
@@ -20,10 +20,6 @@ def payload(site_, **changes) -> dict:
     }
     body.update(changes)
     return body
-
-
-def comment_count(db_session) -> int:
-    return db_session.scalar(select(func.count()).select_from(Comment))
 
 
 def post(client, data, **headers):
@@ -90,32 +86,32 @@ def test_article_comments_of_unknown_site_is_404(client):
     assert client.get("/api/v1/sites/site_nope/articles/a/comments").status_code == 404
 
 
-def test_same_idempotency_key_returns_the_same_comment_once(client, site, db_session):
+def test_same_idempotency_key_returns_the_same_comment_once(client, site, db_session, new_comments):
     first = post(client, payload(site), **{"Idempotency-Key": "retry-123"})
     second = post(client, payload(site), **{"Idempotency-Key": "retry-123"})
 
     assert first.status_code == second.status_code == 202
     assert first.get_json()["id"] == second.get_json()["id"]
-    assert comment_count(db_session) == 1
+    assert new_comments() == 1
 
 
-def test_idempotency_key_reused_for_a_different_comment_is_refused(client, site, db_session):
+def test_idempotency_key_reused_for_a_different_comment_is_refused(client, site, db_session, new_comments):
     post(client, payload(site), **{"Idempotency-Key": "k1"})
     response = post(client, payload(site, body="something else"), **{"Idempotency-Key": "k1"})
 
     assert response.status_code == 422
     assert response.get_json()["error"]["code"] == "idempotency_key_reused"
-    assert comment_count(db_session) == 1
+    assert new_comments() == 1
 
 
-def test_reply_to_a_comment_of_another_article_is_refused(client, site, db_session):
+def test_reply_to_a_comment_of_another_article_is_refused(client, site, db_session, new_comments):
     other = post(client, payload(site, article={"id": "story-2"})).get_json()["id"]
 
     response = post(client, payload(site, parent_id=other))
 
     assert response.status_code == 422
     assert response.get_json()["error"]["fields"] == {"parent_id": "no such comment on this article"}
-    assert comment_count(db_session) == 1
+    assert new_comments() == 1
 
 
 def test_filled_honeypot_is_accepted_quietly_and_marked(client, site, db_session):
@@ -154,18 +150,18 @@ def test_body_is_stored_as_plain_text_exactly(client, site, db_session):
         ({"parent_id": 5}, "parent_id"),
     ],
 )
-def test_invalid_fields_get_422_naming_the_field_and_store_nothing(client, site, db_session, change, field):
+def test_invalid_fields_get_422_naming_the_field_and_store_nothing(client, site, db_session, change, field, new_comments):
     response = post(client, payload(site, **change))
 
     assert response.status_code == 422
     error = response.get_json()["error"]
     assert error["code"] == "validation_failed"
     assert field in error["fields"], error
-    assert comment_count(db_session) == 0
+    assert new_comments() == 0
 
 
 @pytest.mark.parametrize("missing", ["site", "article", "author", "body"])
-def test_missing_required_field_is_named(client, site, db_session, missing):
+def test_missing_required_field_is_named(client, site, db_session, missing, new_comments):
     data = payload(site)
     del data[missing]
 
@@ -173,17 +169,17 @@ def test_missing_required_field_is_named(client, site, db_session, missing):
 
     assert response.status_code == 422
     assert missing in response.get_json()["error"]["fields"]
-    assert comment_count(db_session) == 0
+    assert new_comments() == 0
 
 
-def test_lone_surrogate_in_raw_json_is_refused(client, site, db_session):
+def test_lone_surrogate_in_raw_json_is_refused(client, site, db_session, new_comments):
     raw = json.dumps(payload(site, body="PLACEHOLDER")).replace("PLACEHOLDER", "bad \\ud800 char")
 
     response = client.post("/api/v1/comments", data=raw, content_type="application/json")
 
     assert response.status_code == 422
     assert "body" in response.get_json()["error"]["fields"]
-    assert comment_count(db_session) == 0
+    assert new_comments() == 0
 
 
 @pytest.mark.parametrize(
@@ -197,26 +193,26 @@ def test_lone_surrogate_in_raw_json_is_refused(client, site, db_session):
         ("x" * (200 * 1024), "application/json", 413, "request_entity_too_large"),
     ],
 )
-def test_unparseable_requests_get_clear_4xx(client, db_session, data, content_type, status, code):
+def test_unparseable_requests_get_clear_4xx(client, db_session, data, content_type, status, code, new_comments):
     response = client.post("/api/v1/comments", data=data, content_type=content_type)
 
     assert response.status_code == status
     assert response.get_json()["error"]["code"] == code
-    assert comment_count(db_session) == 0
+    assert new_comments() == 0
 
 
-def test_unknown_site_is_refused(client, site, db_session):
+def test_unknown_site_is_refused(client, site, db_session, new_comments):
     response = post(client, payload(site, site="site_does_not_exist"))
 
     assert response.status_code == 422
     assert response.get_json()["error"]["fields"] == {"site": "no site has this key"}
-    assert comment_count(db_session) == 0
+    assert new_comments() == 0
 
 
-def test_bad_idempotency_key_is_refused(client, site, db_session):
+def test_bad_idempotency_key_is_refused(client, site, db_session, new_comments):
     response = post(client, payload(site), **{"Idempotency-Key": "has space"})
     assert response.status_code == 400
-    assert comment_count(db_session) == 0
+    assert new_comments() == 0
 
 
 def test_browser_post_from_a_configured_origin_gets_cors_headers(client, site):
@@ -227,13 +223,13 @@ def test_browser_post_from_a_configured_origin_gets_cors_headers(client, site):
     assert "Location" in response.headers["Access-Control-Expose-Headers"]
 
 
-def test_browser_post_from_another_origin_is_refused_without_cors_headers(client, site, db_session):
+def test_browser_post_from_another_origin_is_refused_without_cors_headers(client, site, db_session, new_comments):
     response = post(client, payload(site), Origin="https://evil.example")
 
     assert response.status_code == 403
     assert response.get_json()["error"]["code"] == "origin_not_allowed"
     assert "Access-Control-Allow-Origin" not in response.headers
-    assert comment_count(db_session) == 0
+    assert new_comments() == 0
 
 
 def test_preflight_is_answered_only_for_known_origins(client, site):

@@ -1,0 +1,51 @@
+"""Posting limits per address and per author: 429 with Retry-After, and nothing stored."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from service import create_app
+
+
+@pytest.fixture
+def limited_client(settings, session_factory):
+    # A Redis database of its own for the counters, so other tests' posts do not count.
+    limited = settings.replace(rate_limit_ip="4/minute", rate_limit_author="2/minute",
+                               redis_url=f"redis://127.0.0.1:6379/8")
+    return create_app(limited, session_factory=session_factory).test_client()
+
+
+def comment(site, author: str) -> dict:
+    return {"site": site.public_key, "article": {"id": "a"}, "author": {"name": author}, "body": "hello"}
+
+
+def test_an_author_posting_too_fast_gets_429_with_retry_after(limited_client, site, new_comments):
+    author = f"fast-{uuid.uuid4().hex[:6]}"
+    codes = [limited_client.post("/api/v1/comments", json=comment(site, author)).status_code for _ in range(2)]
+    refused = limited_client.post("/api/v1/comments", json=comment(site, author))
+
+    assert codes == [202, 202]
+    assert refused.status_code == 429
+    assert refused.get_json()["error"]["code"] == "rate_limited"
+    assert int(refused.headers["Retry-After"]) > 0
+    assert new_comments() == 2
+
+
+def test_one_address_is_limited_across_authors(limited_client, site, new_comments):
+    address = {"REMOTE_ADDR": f"10.9.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"}
+    codes = [
+        limited_client.post("/api/v1/comments", json=comment(site, f"a{n}-{uuid.uuid4().hex[:6]}"),
+                            environ_base=address).status_code
+        for n in range(5)
+    ]
+    assert codes == [202, 202, 202, 202, 429]
+    assert new_comments() == 4
+
+
+def test_limits_fail_open_when_redis_is_down(settings, session_factory, site, db_session):
+    app = create_app(settings.replace(rate_limit_author="1/minute", redis_url="redis://127.0.0.1:1/0"),
+                     session_factory=session_factory)
+    client = app.test_client()
+    codes = [client.post("/api/v1/comments", json=comment(site, "same")).status_code for _ in range(3)]
+    assert codes == [202, 202, 202]
