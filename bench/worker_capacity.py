@@ -12,36 +12,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _common import bert_base_checkpoint, comments
 
-from tests.support.detoxify_checkpoint import BERT_BASE_DIMENSIONS, build_checkpoint  # noqa: E402
-from workers.scoring.base import ScoringInput  # noqa: E402
-from workers.scoring.detoxify_backend import DetoxifyScorer  # noqa: E402
-
-WORDS = ("the article council budget vote reader nice idiot thanks you are an stupid point policy city "
-         "school road tax people think agree disagree report story mayor").split()
-
-
-def comments(n: int, seed: int = 7) -> list[str]:
-    rng = random.Random(seed)
-    return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 60))) for _ in range(n)]
+from workers.scoring.base import ScoringInput
+from workers.scoring.detoxify_backend import DetoxifyScorer
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--comments", type=int, default=256)
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="fp32")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        checkpoint = build_checkpoint(Path(folder), dimensions=BERT_BASE_DIMENSIONS, words=WORDS)
-        scorer = DetoxifyScorer("original", str(checkpoint), torch_threads=1)
+        checkpoint = bert_base_checkpoint(Path(folder))
+        scorer = DetoxifyScorer("original", str(checkpoint), torch_threads=1, precision=args.precision)
     texts = comments(args.comments)
     scorer.score_batch([ScoringInput(t) for t in texts[: args.batch]])  # warm-up
     started = time.perf_counter()
@@ -50,10 +40,11 @@ def main() -> None:
     elapsed = time.perf_counter() - started
     rate = len(texts) / elapsed
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{len(texts)} comments in batches of {args.batch} on one thread: {rate:.1f} comments/s per core, "
+    print(f"{len(texts)} comments in batches of {args.batch} on one thread, {scorer.precision}: "
+          f"{rate:.1f} comments/s per core, "
           f"{1000 / rate:.1f} ms each; peak RSS {peak_mib:.0f} MiB")
     print(json.dumps({"comments_per_second_per_core": round(rate, 2), "ms_per_comment": round(1000 / rate, 2),
-                      "batch": args.batch, "peak_rss_mib": round(peak_mib)}))
+                      "batch": args.batch, "precision": scorer.precision, "peak_rss_mib": round(peak_mib)}))
 
 
 if __name__ == "__main__":

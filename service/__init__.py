@@ -31,6 +31,11 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     extensions.db.init_app(app, settings, session_factory)
     extensions.redis_store.init_app(app, settings)
     extensions.task_queue.init_app(app, settings)
+    from service.comments.operations import ArticleIds
+    from service.sites.operations import SiteCache
+
+    app.extensions["modqueue.site_cache"] = SiteCache()
+    app.extensions["modqueue.article_ids"] = ArticleIds()
     register_error_handlers(app)
     init_cors(app)
     init_rate_limits(app, settings)

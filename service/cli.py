@@ -167,6 +167,10 @@ def web(host: str, port: int, workers: int) -> None:
 def worker(concurrency: int | None, loglevel: str) -> None:
     """Run a Celery worker; SIGTERM finishes the batch in flight and hands queued messages back."""
     _metrics_dir("worker")
+    if not os.environ.get("MODQUEUE_TORCH_THREADS"):
+        # One pool process per core by default; each gets its share of the cores, not all of them.
+        processes = concurrency or os.cpu_count() or 1
+        os.environ["MODQUEUE_TORCH_THREADS"] = str(max(1, (os.cpu_count() or 1) // processes))
     args = [sys.executable, "-m", "celery", "-A", "workers.main", "worker", "--loglevel", loglevel]
     if concurrency:
         args += ["--concurrency", str(concurrency)]

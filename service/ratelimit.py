@@ -33,7 +33,8 @@ def author_limit() -> str:
 def init_rate_limits(app: Flask, settings: Settings) -> None:
     app.config.update(
         RATELIMIT_STORAGE_URI=settings.rate_limit_storage_url,
-        RATELIMIT_STRATEGY="moving-window",
+        # Two Redis counters per limit instead of a sorted set of every hit (moving-window).
+        RATELIMIT_STRATEGY="sliding-window-counter",
         RATELIMIT_HEADERS_ENABLED=True,
         # If Redis is down, accept the comment: it is stored either way and losing a limit briefly is
         # better than losing comments.

@@ -36,6 +36,13 @@ def _float(environ: Mapping[str, str], name: str, default: float) -> float:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from None
 
 
+def _choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = environ.get(name) or default
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed, read-only configuration; build it with `Settings.from_env()`."""
@@ -54,6 +61,9 @@ class Settings:
     batch_size: int = 32
     batch_interval_seconds: float = 0.2
     torch_threads: int = 0
+    #: Inference precision: auto (bf16 where the hardware has it natively, else fp32), fp32 or bf16.
+    torch_precision: str = "auto"
+    torch_device: str = "cpu"
     max_body_chars: int = 10_000
     log_format: str = "text"
     #: Posting limits (Flask-Limiter syntax), per client address and per author.
@@ -86,6 +96,8 @@ class Settings:
             batch_size=_int(env, "MODQUEUE_BATCH_SIZE", 32),
             batch_interval_seconds=_float(env, "MODQUEUE_BATCH_INTERVAL_SECONDS", 0.2),
             torch_threads=_int(env, "MODQUEUE_TORCH_THREADS", 0),
+            torch_precision=_choice(env, "MODQUEUE_TORCH_PRECISION", ("auto", "fp32", "bf16"), "auto"),
+            torch_device=env.get("MODQUEUE_TORCH_DEVICE") or "cpu",
             max_body_chars=_int(env, "MODQUEUE_MAX_BODY_CHARS", 10_000),
             log_format=log_format,
             worker_metrics_port=_int(env, "MODQUEUE_WORKER_METRICS_PORT", 9808),

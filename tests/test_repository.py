@@ -105,3 +105,19 @@ def test_sweeper_claims_only_stale_pending_comments(session):
 
     assert claim_stale_pending(session, timedelta(seconds=60)) == [stale.id]
     assert claim_stale_pending(session, timedelta(seconds=60)) == []
+
+
+def test_site_cache_serves_from_memory_until_its_ttl_runs_out(db_session):
+    from service.sites.models import SiteOrigin
+    from service.sites.operations import SiteCache
+
+    site = create_site(db_session, "Cached", ["https://a.example"])
+    cache = SiteCache(ttl=60)
+    assert cache.get(db_session, site.public_key).origin_urls == ("https://a.example",)
+    db_session.add(SiteOrigin(site_id=site.id, origin="https://b.example"))
+    db_session.flush()
+    db_session.expire_all()
+
+    assert cache.get(db_session, site.public_key).origin_urls == ("https://a.example",)
+    assert SiteCache(ttl=0).get(db_session, site.public_key).origin_urls == ("https://a.example", "https://b.example")
+    assert cache.get(db_session, "site_unknown") is None

@@ -23,6 +23,22 @@ def _find_article(session: Session, site: Site, external_id: str) -> Article | N
     return session.scalar(select(Article).where(Article.site_id == site.id, Article.external_id == external_id))
 
 
+class ArticleIds:
+    """Article ids by (site, the site's article id), kept per process: articles are created, never renamed."""
+
+    def __init__(self, max_entries: int = 100_000):
+        self.max_entries = max_entries
+        self._ids: dict[tuple[int, str], int] = {}
+
+    def get(self, site_id: int, external_id: str) -> int | None:
+        return self._ids.get((site_id, external_id))
+
+    def remember(self, site_id: int, external_id: str, article_id: int) -> None:
+        if len(self._ids) >= self.max_entries:
+            self._ids.clear()
+        self._ids[(site_id, external_id)] = article_id
+
+
 def get_or_create_article(session: Session, site: Site, data: ArticleIn) -> Article:
     """Find the article by the site's own id, creating it on its first comment."""
     article = _find_article(session, site, data.id)
@@ -50,23 +66,28 @@ def _replay(session: Session, site: Site, key: str, fingerprint: str) -> Comment
 
 
 def submit_comment(
-    session: Session, site: Site, data: CommentIn, *, idempotency_key: str | None, remote_addr: str | None
+    session: Session, site: Site, data: CommentIn, *, idempotency_key: str | None, remote_addr: str | None,
+    article_ids: ArticleIds | None = None,
 ) -> tuple[Comment, bool]:
     """Store a new pending comment; return it and whether it was created (False: an idempotent replay)."""
     fingerprint = data.fingerprint()
     if idempotency_key and (existing := _replay(session, site, idempotency_key, fingerprint)):
         return existing, False
-    article = get_or_create_article(session, site, data.article)
+    article_id = article_ids.get(site.id, data.article.id) if article_ids else None
+    if article_id is None:
+        article_id = get_or_create_article(session, site, data.article).id
+        if article_ids is not None:
+            article_ids.remember(site.id, data.article.id, article_id)
     if data.parent_id is not None:
         parent = session.get(Comment, data.parent_id)
-        if parent is None or parent.article_id != article.id:
+        if parent is None or parent.article_id != article_id:
             raise SubmissionError(
                 422, "validation_failed", "the comment is not valid",
                 {"parent_id": "no such comment on this article"},
             )
     comment = Comment(
         site_id=site.id,
-        article_id=article.id,
+        article_id=article_id,
         parent_id=data.parent_id,
         author_name=data.author.name,
         author_email=data.author.email,
@@ -77,11 +98,14 @@ def submit_comment(
         idempotency_key=idempotency_key,
         request_hash=fingerprint,
     )
+    if idempotency_key is None:  # nothing unique to collide with: no savepoint round trips
+        session.add(comment)
+        return comment, True
     try:
         with session.begin_nested():
             session.add(comment)
     except IntegrityError:  # the same key raced in from a concurrent retry
-        existing = _replay(session, site, idempotency_key or "", fingerprint)
+        existing = _replay(session, site, idempotency_key, fingerprint)
         if existing is None:
             raise
         return existing, False

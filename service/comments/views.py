@@ -16,7 +16,7 @@ from service.extensions import db, task_queue
 from service.metrics import COMMENTS_RECEIVED
 from service.ratelimit import author_key, author_limit, ip_limit, limiter
 from service.sites.models import Site
-from service.sites.operations import find_site
+from service.sites.operations import SiteCache, SiteRef, find_site
 
 bp = Blueprint("comments", __name__, url_prefix="/api/v1")
 
@@ -36,14 +36,18 @@ def json_object() -> dict:
     return payload
 
 
-def _check_origin(site: Site) -> None:
+def _caches() -> tuple[SiteCache, operations.ArticleIds]:
+    return current_app.extensions["modqueue.site_cache"], current_app.extensions["modqueue.article_ids"]
+
+
+def _check_origin(site: Site | SiteRef) -> None:
     if not allow_origins_of_site(site.origin_urls):
         raise APIError(403, "origin_not_allowed", "this site does not accept comments from this origin")
 
 
-def _site_named_in(payload: dict) -> Site | None:
+def _site_named_in(payload: dict) -> SiteRef | None:
     key = payload.get("site")
-    site = find_site(db.session, key) if isinstance(key, str) and len(key) <= 64 else None
+    site = _caches()[0].get(db.session, key) if isinstance(key, str) and len(key) <= 64 else None
     if site is not None:
         _check_origin(site)
     return site
@@ -73,7 +77,8 @@ def create_comment():
     if site is None:
         raise APIError(422, "unknown_site", "no site has this key", {"site": "no site has this key"})
     comment, created = operations.submit_comment(
-        db.session, site, data, idempotency_key=_idempotency_key(), remote_addr=request.remote_addr
+        db.session, site, data, idempotency_key=_idempotency_key(), remote_addr=request.remote_addr,
+        article_ids=_caches()[1],
     )
     db.session.commit()
     if created:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -60,3 +62,32 @@ def current_policy(session: Session, site_id: int) -> Policy:
 def origin_allowed_anywhere(session: Session, origin: str) -> bool:
     """Whether any site accepts browser requests from this origin (answers CORS preflights)."""
     return session.scalar(select(SiteOrigin.id).where(SiteOrigin.origin == origin).limit(1)) is not None
+
+
+@dataclass(frozen=True)
+class SiteRef:
+    """What the request path needs of a site, cheap to keep in memory."""
+
+    id: int
+    public_key: str
+    origin_urls: tuple[str, ...]
+
+
+class SiteCache:
+    """Sites by public key, kept for `ttl` seconds per process (a change of origins takes that long to show)."""
+
+    def __init__(self, ttl: float = 30.0, max_entries: int = 10_000):
+        self.ttl, self.max_entries = ttl, max_entries
+        self._entries: dict[str, tuple[float, SiteRef | None]] = {}
+
+    def get(self, session: Session, public_key: str) -> SiteRef | None:
+        now = time.monotonic()
+        cached = self._entries.get(public_key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        site = find_site(session, public_key)
+        ref = SiteRef(site.id, site.public_key, tuple(site.origin_urls)) if site is not None else None
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[public_key] = (now + self.ttl, ref)
+        return ref

@@ -56,7 +56,8 @@ def test_worker_scores_queued_comments_in_batches_with_detoxify_checkpoint(stack
     bodies = ["you are an idiot", "nice article thanks", "thanks", "stupid", "an article", "you are nice"]
     ids = [stack.post(body)["id"] for body in bodies]
     worker = stack.start_worker(
-        "detoxify", MODQUEUE_TOXICITY_MODEL="original", MODQUEUE_DETOXIFY_CHECKPOINT=str(tiny_checkpoint)
+        "detoxify", MODQUEUE_TOXICITY_MODEL="original", MODQUEUE_DETOXIFY_CHECKPOINT=str(tiny_checkpoint),
+        MODQUEUE_TORCH_PRECISION="fp32",
     )
 
     stack.wait_decided(ids)

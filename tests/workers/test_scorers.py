@@ -109,3 +109,39 @@ def test_persistent_database_errors_propagate_after_the_last_attempt(session_fac
 
     with pytest.raises(OperationalError):
         _FlakyTask(session_factory).run_in_transaction(work)
+
+
+MIXED = ["thanks", "you are an idiot and stupid", "nice", "an article about nice things you are thanks",
+         "stupid", "you are nice", "idiot " * 40, "article"]
+
+
+@pytest.mark.parametrize("precision, tolerance", [("bf16", 0.02)])
+def test_reduced_precision_agrees_with_fp32(tiny_checkpoint, precision, tolerance):
+    items = [ScoringInput(t) for t in MIXED]
+    reference = DetoxifyScorer("original", str(tiny_checkpoint), precision="fp32").score_batch(items)
+    reduced = DetoxifyScorer("original", str(tiny_checkpoint), precision=precision)
+
+    scores = reduced.score_batch(items)
+
+    assert reduced.model_version.endswith("/" + precision)
+    worst = max(abs(a[k] - b[k]) for a, b in zip(reference, scores) for k in a)
+    assert worst < tolerance
+
+
+def test_length_sorted_sub_batches_return_scores_in_input_order(tiny_checkpoint, monkeypatch):
+    scorer = DetoxifyScorer("original", str(tiny_checkpoint), precision="fp32")
+    monkeypatch.setattr("workers.scoring.detoxify_backend.SUB_BATCH", 3)
+    together = scorer.score_batch([ScoringInput(t) for t in MIXED])
+    one_by_one = [scorer.score_batch([ScoringInput(t)])[0] for t in MIXED]
+    for a, b in zip(together, one_by_one):
+        assert a == pytest.approx(b, abs=1e-4)
+
+
+def test_auto_precision_follows_the_hardware(monkeypatch):
+    from workers.scoring import detoxify_backend
+
+    monkeypatch.setattr(detoxify_backend, "cpu_has_native_bf16", lambda: True)
+    assert detoxify_backend.resolve_precision("auto", "cpu") == "bf16"
+    monkeypatch.setattr(detoxify_backend, "cpu_has_native_bf16", lambda: False)
+    assert detoxify_backend.resolve_precision("auto", "cpu") == "fp32"
+    assert detoxify_backend.resolve_precision("fp32", "cpu") == "fp32"

@@ -57,7 +57,8 @@ def load_toxicity_scorer(settings: Settings) -> ToxicityScorer:
     try:
         from workers.scoring.detoxify_backend import DetoxifyScorer
 
-        scorer = DetoxifyScorer(settings.toxicity_model, settings.detoxify_checkpoint, settings.torch_threads)
+        scorer = DetoxifyScorer(settings.toxicity_model, settings.detoxify_checkpoint, settings.torch_threads,
+                                precision=settings.torch_precision, device=settings.torch_device)
         log.info("toxicity scorer loaded: %s", scorer.source)
         return scorer
     except Exception as exc:  # no network, missing or corrupt checkpoint, missing tokenizer files

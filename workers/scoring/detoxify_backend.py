@@ -1,4 +1,9 @@
-"""Toxicity with Detoxify: the seven Jigsaw attributes (fewer where a model lacks some)."""
+"""Toxicity with Detoxify: the seven Jigsaw attributes (fewer where a model lacks some).
+
+Detoxify loads the checkpoint (and its tokenizer); scoring then calls the model directly so a batch can
+be sorted by length and padded per sub-batch, run under `inference_mode`, and in bf16 where the hardware
+does that natively. The precision is part of the model version recorded with each score.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,9 @@ from typing import Sequence
 from workers.scoring.base import ScoringInput
 
 log = logging.getLogger(__name__)
+PRECISIONS = ("auto", "fp32", "bf16")
+#: Texts padded together: sorted by length, so each sub-batch pads to about its own length.
+SUB_BATCH = 16
 
 
 def _checkpoint_version(model_type: str, checkpoint: str | None) -> str:
@@ -24,20 +32,45 @@ def _checkpoint_version(model_type: str, checkpoint: str | None) -> str:
     return f"{Path(checkpoint).stem}-{digest.hexdigest()[:12]}"
 
 
+def cpu_has_native_bf16() -> bool:
+    """AVX-512 BF16 or AMX: bf16 matrix maths runs in hardware rather than emulated."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def resolve_precision(requested: str, device: str) -> str:
+    """`auto` is bf16 where the hardware supports it natively, fp32 elsewhere."""
+    import torch
+
+    if requested != "auto":
+        return requested
+    if device.startswith("cuda"):
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if cpu_has_native_bf16() else "fp32"
+
+
 class DetoxifyScorer:
     backend = "detoxify"
     fallback_reason = None
 
-    def __init__(self, model_type: str, checkpoint: str | None = None, torch_threads: int = 0):
+    def __init__(self, model_type: str, checkpoint: str | None = None, torch_threads: int = 0,
+                 precision: str = "fp32", device: str = "cpu"):
         import torch
         from detoxify import Detoxify
 
         if torch_threads > 0:
             torch.set_num_threads(torch_threads)
-        self.model_type = model_type
-        self._detoxify = Detoxify(model_type=model_type, checkpoint=checkpoint)
-        self._detoxify.model.eval()
-        self.model_version = f"{model_type}@{_checkpoint_version(model_type, checkpoint)}"
+        detoxify = Detoxify(model_type=model_type, checkpoint=checkpoint, device=device)
+        self.device = device
+        self.precision = resolve_precision(precision, device)
+        self.tokenizer = detoxify.tokenizer
+        self.class_names = list(detoxify.class_names)
+        self.model = detoxify.model.eval()
+        self.max_length = min(getattr(self.tokenizer, "model_max_length", 512) or 512, 512)
+        self.model_version = f"{model_type}@{_checkpoint_version(model_type, checkpoint)}/{self.precision}"
 
     @property
     def source(self) -> str:
@@ -45,16 +78,30 @@ class DetoxifyScorer:
 
     @property
     def attributes(self) -> list[str]:
-        return list(self._detoxify.class_names)
+        return list(self.class_names)
+
+    def _forward(self, features: list[dict]):
+        import torch
+
+        batch = self.tokenizer.pad(features, return_tensors="pt").to(self.device)
+        with torch.autocast(device_type=self.device.split(":")[0], dtype=torch.bfloat16,
+                            enabled=self.precision == "bf16"):
+            logits = self.model(**batch)[0]
+        return torch.sigmoid(logits.float()).cpu()
 
     def score_batch(self, items: Sequence[ScoringInput]) -> list[dict[str, float]]:
         import torch
 
         if not items:
             return []
-        texts = [item.body for item in items]
+        encoded = self.tokenizer([item.body for item in items], truncation=True, max_length=self.max_length)
+        features = [{key: encoded[key][i] for key in encoded} for i in range(len(items))]
+        order = sorted(range(len(items)), key=lambda i: len(features[i]["input_ids"]))
+        results: list[dict[str, float]] = [{} for _ in items]
         with torch.inference_mode():
-            raw = self._detoxify.predict(texts)
-        if len(texts) == 1:  # Detoxify squeezes a batch of one down to scalars
-            raw = {name: [value] for name, value in raw.items()}
-        return [{name: float(values[i]) for name, values in raw.items()} for i in range(len(texts))]
+            for start in range(0, len(order), SUB_BATCH):
+                chunk = order[start:start + SUB_BATCH]
+                probabilities = self._forward([features[i] for i in chunk]).tolist()
+                for i, row in zip(chunk, probabilities):
+                    results[i] = dict(zip(self.class_names, row))
+        return results

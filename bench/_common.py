@@ -1,0 +1,53 @@
+"""Helpers shared by the benchmarks: generated comments, a BERT-base checkpoint, a scratch database."""
+
+from __future__ import annotations
+
+import random
+import sys
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+WORDS = ("the article council budget vote reader nice idiot thanks you are an stupid point policy city "
+         "school road tax people think agree disagree report story mayor").split()
+
+
+def comments(n: int, seed: int = 7) -> list[str]:
+    """Generated comments of 8-60 words."""
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 60))) for _ in range(n)]
+
+
+def bert_base_checkpoint(folder: Path) -> Path:
+    """A Detoxify-format checkpoint with BERT-base dimensions and random weights."""
+    from tests.support.detoxify_checkpoint import BERT_BASE_DIMENSIONS, build_checkpoint
+
+    return build_checkpoint(folder, dimensions=BERT_BASE_DIMENSIONS, words=WORDS)
+
+
+def scratch_database(base_url: str) -> tuple[str, callable]:
+    """Create and migrate a database of this run's own; return its URL and a function that drops it."""
+    import psycopg
+    from sqlalchemy import make_url
+
+    from service.migrations import upgrade
+
+    admin = make_url(base_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"modqueue_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+
+    def drop() -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return url, drop
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]

@@ -1,0 +1,149 @@
+"""Ingest: modqueue's POST /api/v1/comments under gunicorn vs a bare Flask app, same server settings.
+
+    python bench/ingest.py [--clients 16] [--seconds 8]
+
+Starts modqueue (`modqueue web`, against Postgres and Redis, no worker) and `bench/bare_app.py` (a POST
+handler that only parses JSON and returns 202) under identical gunicorn settings, then drives each with the
+same closed-loop load: N client threads, each on a keep-alive connection, posting comments back to back.
+Prints requests/s, p50 and p99 latency and errors for each, and the ratio. The load generator is one
+Python process on the same machine; it can cap the bare app's rate, which flatters the ratio, so read
+the absolute figures too. The last line is a JSON object of the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import redis
+from _common import ROOT, percentile, scratch_database
+
+from service.db import make_engine, make_session_factory
+from service.sites.operations import create_site
+
+GUNICORN = ["--workers", "2", "--worker-class", "gthread", "--threads", "8"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_listening(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on {port}")
+
+
+def drive(port: int, site_key: str, clients: int, seconds: float, warmup: float = 1.0) -> dict:
+    """Closed-loop load; latencies and errors counted after the warm-up."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    start = time.monotonic()
+    measure_from, stop_at = start + warmup, start + warmup + seconds
+
+    def client(n: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        mine, failed, sent = [], 0, 0
+        while (now := time.monotonic()) < stop_at:
+            body = json.dumps({"site": site_key, "article": {"id": f"story-{n % 4}"},
+                               "author": {"name": f"reader {n}-{sent}"}, "body": f"Comment {sent} from client {n}."})
+            sent += 1
+            began = time.perf_counter()
+            try:
+                connection.request("POST", "/api/v1/comments", body, {"Content-Type": "application/json"})
+                response = connection.getresponse()
+                response.read()
+                ok = response.status == 202
+            except (OSError, http.client.HTTPException):
+                ok = False
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            elapsed = time.perf_counter() - began
+            if now >= measure_from:
+                mine.append(elapsed)
+                failed += not ok
+        connection.close()
+        with lock:
+            latencies.extend(mine)
+            errors[0] += failed
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"rps": round(len(latencies) / seconds, 1), "p50_ms": round(percentile(latencies, 0.5) * 1000, 2),
+            "p99_ms": round(percentile(latencies, 0.99) * 1000, 2), "errors": errors[0], "requests": len(latencies)}
+
+
+def serve(args: list[str], env: dict, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(args, env=env, cwd=ROOT, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--postgres-url", default=os.environ.get(
+        "MODQUEUE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--redis-url", default=os.environ.get("MODQUEUE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/7"))
+    args = parser.parse_args()
+    database_url, drop = scratch_database(args.postgres_url)
+    redis.Redis.from_url(args.redis_url).flushdb()
+    engine = make_engine(database_url)
+    with make_session_factory(engine).begin() as session:
+        site_key = create_site(session, "bench", ["https://bench.example"]).public_key
+    engine.dispose()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODQUEUE_")}
+    env.update(MODQUEUE_DATABASE_URL=database_url, MODQUEUE_REDIS_URL=args.redis_url, MODQUEUE_SECRET_KEY="bench",
+               MODQUEUE_RATE_LIMIT_IP="10000000/minute", MODQUEUE_RATE_LIMIT_AUTHOR="10000000/minute",
+               PYTHONPATH=f"{ROOT}:{ROOT / 'bench'}")
+    results = {}
+    with tempfile.TemporaryDirectory() as folder:
+        servers = {
+            "bare_flask": [sys.executable, "-m", "gunicorn", "bare_app:app", *GUNICORN],
+            "modqueue": [str(Path(sys.executable).parent / "modqueue"), "web", "--host", "127.0.0.1",
+                         "--workers", "2"],
+        }
+        for name, command in servers.items():
+            port = free_port()
+            command = command + (["--bind", f"127.0.0.1:{port}"] if name == "bare_flask" else ["--port", str(port)])
+            process = serve(command, env, Path(folder) / f"{name}.log")
+            try:
+                wait_listening(port)
+                results[name] = drive(port, site_key, args.clients, args.seconds)
+            finally:
+                process.terminate()
+                process.wait(30)
+            r = results[name]
+            print(f"{name:>10}: {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms  "
+                  f"errors {r['errors']}")
+    drop()
+    redis.Redis.from_url(args.redis_url).flushdb()
+    ratio = results["modqueue"]["rps"] / results["bare_flask"]["rps"]
+    print(f"modqueue / bare Flask throughput: {ratio:.2f} (target ≥ 0.4); p99 target < 50 ms at "
+          f"{args.clients} clients")
+    print(json.dumps({"clients": args.clients, "seconds": args.seconds, **{f"{k}_{m}": v for k, r in results.items()
+                                                                          for m, v in r.items()},
+                      "throughput_ratio": round(ratio, 3)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""Scoring throughput: per-comment model calls vs batched forward passes vs the real worker path.
+
+    python bench/scoring.py [--device cpu|cuda] [--precision auto|fp32|bf16] [--comments 192] [--threads 2]
+
+Builds a Detoxify-format checkpoint with BERT-base dimensions (random weights: the compute of Detoxify's
+`original`) and compares, in one run:
+
+  (a) one `Detoxify.predict` call per comment (fp32, as Detoxify does it);
+  (b) raw batched forward passes: tokenised, sorted by length, padded per sub-batch, in the precision the
+      worker uses (and in fp32, for reference);
+  (c) the real path end to end: POST to the Flask app (real Postgres and Redis) → a real `celery worker`
+      process → decision written; throughput for a burst, then POST→decision latency p50/p99 while posting
+      at half that throughput.
+
+Also prints the worker process's peak RSS and how far the worker's precision strays from fp32: the largest
+score difference and how many default-policy decisions change. (With random weights every score sits near
+0.5, next to the 0.5 review thresholds, so that count is a worst case.) Needs Postgres and Redis
+(MODQUEUE_BENCH_POSTGRES_URL, MODQUEUE_BENCH_REDIS_URL). The last line is a JSON object of the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import redis
+from _common import ROOT, bert_base_checkpoint, comments, percentile, scratch_database
+from sqlalchemy import select
+
+from service import create_app
+from service.comments.models import PENDING, Comment
+from service.db import make_engine, make_session_factory
+from service.moderation.policy import PolicyRules, apply_policy
+from service.settings import Settings
+from service.sites.operations import create_site
+from workers.scoring.base import ScoringInput
+from workers.scoring.detoxify_backend import SUB_BATCH, DetoxifyScorer
+
+
+def per_comment(checkpoint: Path, texts: list[str], device: str) -> float:
+    from detoxify import Detoxify
+
+    model = Detoxify(checkpoint=str(checkpoint), device=device)
+    model.predict(texts[0])
+    started = time.perf_counter()
+    for text in texts:
+        model.predict(text)
+    return len(texts) / (time.perf_counter() - started)
+
+
+def raw_batched(scorer: DetoxifyScorer, texts: list[str]) -> float:
+    """Forward passes only: tokenise, sort, pad per sub-batch, model, sigmoid."""
+    import torch
+
+    encoded = scorer.tokenizer(texts, truncation=True, max_length=scorer.max_length)
+    features = sorted(([{k: encoded[k][i] for k in encoded} for i in range(len(texts))]),
+                      key=lambda f: len(f["input_ids"]))
+    with torch.inference_mode():
+        scorer._forward(features[:SUB_BATCH])
+        started = time.perf_counter()
+        for start in range(0, len(features), SUB_BATCH):
+            scorer._forward(features[start:start + SUB_BATCH])
+    return len(texts) / (time.perf_counter() - started)
+
+
+def agreement(checkpoint: Path, texts: list[str], device: str, precision: str) -> dict:
+    items = [ScoringInput(t) for t in texts]
+    reference = DetoxifyScorer("original", str(checkpoint), precision="fp32", device=device).score_batch(items)
+    reduced = DetoxifyScorer("original", str(checkpoint), precision=precision, device=device).score_batch(items)
+    worst = max(abs(a[k] - b[k]) for a, b in zip(reference, reduced) for k in a)
+    rules = PolicyRules()
+    changed = sum(apply_policy(rules, a).status != apply_policy(rules, b).status for a, b in zip(reference, reduced))
+    return {"max_score_difference": round(worst, 5), "decisions_changed": changed, "sample": len(texts)}
+
+
+class WorkerPath:
+    """The Flask app in this process, a real Celery worker process, Postgres and Redis."""
+
+    def __init__(self, checkpoint: Path, args, folder: Path):
+        self.database_url, self.drop = scratch_database(args.postgres_url)
+        redis.Redis.from_url(args.redis_url).flushdb()
+        self.settings = Settings.from_env({}).replace(
+            database_url=self.database_url, redis_url=args.redis_url, secret_key="bench",
+            instance_path=folder, rate_limit_ip="1000000/minute", rate_limit_author="1000000/minute")
+        self.sessions = make_session_factory(make_engine(self.database_url))
+        with self.sessions.begin() as session:
+            self.site_key = create_site(session, "bench", ["https://bench.example"]).public_key
+        self.client = create_app(self.settings, session_factory=self.sessions).test_client()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MODQUEUE_")}
+        env.update(MODQUEUE_DATABASE_URL=self.database_url, MODQUEUE_REDIS_URL=args.redis_url,
+                   MODQUEUE_TOXICITY_MODEL="original", MODQUEUE_DETOXIFY_CHECKPOINT=str(checkpoint),
+                   MODQUEUE_TORCH_PRECISION=args.precision, MODQUEUE_TORCH_DEVICE=args.device,
+                   MODQUEUE_TORCH_THREADS=str(args.threads), MODQUEUE_WORKER_METRICS_PORT="0",
+                   MODQUEUE_INSTANCE_PATH=str(folder), HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
+        if args.batch_interval is not None:
+            env["MODQUEUE_BATCH_INTERVAL_SECONDS"] = str(args.batch_interval)
+        self.log = open(folder / "worker.log", "wb")
+        self.worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "workers.main", "worker", "--concurrency", "1",
+             "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
+            env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+        self.peak_rss = 0
+
+    def sample_rss(self) -> None:
+        try:
+            parent = psutil.Process(self.worker.pid)
+            for process in [parent, *parent.children(recursive=True)]:
+                self.peak_rss = max(self.peak_rss, process.memory_info().rss)
+        except psutil.NoSuchProcess:
+            pass
+
+    def post(self, body: str) -> str:
+        response = self.client.post("/api/v1/comments", json={
+            "site": self.site_key, "article": {"id": "bench"}, "author": {"name": "Bench"}, "body": body})
+        assert response.status_code == 202, response.get_data(as_text=True)
+        return response.get_json()["id"]
+
+    def wait_decided(self, ids: list[str], timeout: float = 600) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.sample_rss()
+            with self.sessions() as session:
+                left = session.scalar(select(Comment.id).where(Comment.id.in_(ids), Comment.status == PENDING)
+                                      .limit(1))
+            if left is None:
+                return
+            time.sleep(0.05)
+        raise TimeoutError("comments still pending")
+
+    def burst(self, texts: list[str]) -> float:
+        started = time.perf_counter()
+        ids = [self.post(t) for t in texts]
+        self.wait_decided(ids)
+        return len(ids) / (time.perf_counter() - started)
+
+    def latencies(self, texts: list[str], rate: float) -> list[float]:
+        ids, gap, started = [], 1.0 / rate, time.perf_counter()
+        for n, text in enumerate(texts):
+            time.sleep(max(0.0, started + n * gap - time.perf_counter()))
+            ids.append(self.post(text))
+            self.sample_rss()
+        self.wait_decided(ids)
+        with self.sessions() as session:
+            rows = session.execute(select(Comment.created_at, Comment.decided_at).where(Comment.id.in_(ids))).all()
+        return [(decided - created).total_seconds() for created, decided in rows]
+
+    def close(self) -> None:
+        self.worker.terminate()
+        self.worker.wait(60)
+        self.log.close()
+        self.drop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
+    parser.add_argument("--comments", type=int, default=192)
+    parser.add_argument("--per-comment", type=int, default=48, help="comments for (a), the slow path")
+    parser.add_argument("--batch-interval", type=float, default=None,
+                        help="the worker's MODQUEUE_BATCH_INTERVAL_SECONDS (default: the setting's default)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads")
+    parser.add_argument("--postgres-url", default=os.environ.get(
+        "MODQUEUE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--redis-url", default=os.environ.get("MODQUEUE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/7"))
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    texts = comments(args.comments)
+    with tempfile.TemporaryDirectory() as folder_name:
+        folder = Path(folder_name)
+        checkpoint = bert_base_checkpoint(folder / "model")
+        precision = DetoxifyScorer("original", str(checkpoint), precision=args.precision, device=args.device)
+        fp32 = DetoxifyScorer("original", str(checkpoint), precision="fp32", device=args.device)
+        print(f"device {args.device}, {args.threads} torch threads, worker precision {precision.precision}, "
+              f"{len(texts)} comments of 8-60 words")
+
+        a = per_comment(checkpoint, texts[: args.per_comment], args.device)
+        print(f"(a) Detoxify.predict per comment (fp32): {a:.1f} comments/s ({1000 / a:.1f} ms each)")
+        b_fp32 = raw_batched(fp32, texts)
+        b = raw_batched(precision, texts)
+        print(f"(b) raw batched forward, fp32: {b_fp32:.1f} comments/s; {precision.precision}: {b:.1f} comments/s")
+        agree = agreement(checkpoint, texts[:96], args.device, precision.precision)
+        print(f"    {precision.precision} vs fp32 on {agree['sample']} comments: largest score difference "
+              f"{agree['max_score_difference']}, default-policy decisions changed {agree['decisions_changed']}")
+        del precision, fp32
+
+        path = WorkerPath(checkpoint, args, folder)
+        try:
+            path.wait_decided([path.post("warm-up comment for the worker")], timeout=300)
+            c = path.burst(texts)
+            rate = c / 2
+            waits = path.latencies(comments(max(40, int(rate * 20)), seed=11), rate)
+            p50, p99 = percentile(waits, 0.5), percentile(waits, 0.99)
+            rss_mib = path.peak_rss / 2**20
+        finally:
+            path.close()
+    print(f"(c) POST → decision through a real worker: {c:.1f} comments/s")
+    print(f"    at {rate:.1f} comments/s (half of that): POST→decision p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
+    print(f"    worker peak RSS {rss_mib:.0f} MiB")
+    print(f"ratios: (c)/(a) {c / a:.2f} (target ≥ 4), (c)/(b) {c / b:.2f} in {args.precision} (target ≥ 0.8)")
+    print(json.dumps({
+        "device": args.device, "precision": args.precision, "threads": args.threads,
+        "batch_interval_s": args.batch_interval or Settings.from_env({}).batch_interval_seconds,
+        "per_comment_per_s": round(a, 2), "batched_fp32_per_s": round(b_fp32, 2), "batched_per_s": round(b, 2),
+        "worker_path_per_s": round(c, 2), "worker_vs_per_comment": round(c / a, 2),
+        "worker_vs_batched": round(c / b, 2), "latency_rate_per_s": round(rate, 2),
+        "latency_p50_ms": round(p50 * 1000), "latency_p99_ms": round(p99 * 1000),
+        "worker_peak_rss_mib": round(rss_mib), **agree,
+    }))
+
+
+if __name__ == "__main__":
+    main()
