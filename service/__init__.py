@@ -9,6 +9,7 @@ from service.cors import init_cors
 from service.db import import_models
 from service.errors import register_error_handlers
 from service.ratelimit import init_rate_limits
+from service.security import init_csrf
 from service import extensions
 from service.settings import Settings
 
@@ -23,6 +24,11 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
     app.config.update(
         SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        SESSION_COOKIE_NAME="modqueue_session",
+        PERMANENT_SESSION_LIFETIME=12 * 3600,
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
         MAX_BODY_CHARS=settings.max_body_chars,
         MODQUEUE_SETTINGS=settings,
@@ -38,15 +44,18 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     app.extensions["modqueue.article_ids"] = ArticleIds()
     register_error_handlers(app)
     init_cors(app)
+    init_csrf(app)
     init_rate_limits(app, settings)
 
     from service.comments.views import bp as comments_bp
     from service.health.views import bp as health_bp
     from service.moderation.views import bp as moderation_bp
+    from service.dashboard.views import bp as dashboard_bp
     from service.widget.views import bp as widget_bp
 
     app.register_blueprint(comments_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(moderation_bp)
     app.register_blueprint(widget_bp)
+    app.register_blueprint(dashboard_bp)
     return app

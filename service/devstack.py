@@ -86,6 +86,8 @@ def run_dev_stack(host: str, port: int) -> None:
         MODQUEUE_REDIS_URL=redis_url,
         MODQUEUE_SECRET_KEY=os.environ.get("MODQUEUE_SECRET_KEY") or _persistent_secret(instance),
         MODQUEUE_INSTANCE_PATH=str(instance),
+        # The dev stack serves plain HTTP on localhost; a Secure cookie would never be sent back.
+        MODQUEUE_SECURE_COOKIES=os.environ.get("MODQUEUE_SECURE_COOKIES", "false"),
     )
     upgrade(settings.database_url)
     site_key, password = _seed(settings, host, port)
@@ -102,7 +104,7 @@ def run_dev_stack(host: str, port: int) -> None:
             f"  database     {settings.database_url}\n"
             f"  redis        {redis_url}{' (embedded)' if embedded else ''}\n"
             f"  demo site    key {site_key}\n"
-            f"  admin        {DEMO_ADMIN} / {password}\n"
+            f"  dashboard    {base}/dashboard/  ({DEMO_ADMIN} / {password})\n"
             f"  demo article {base}/demo\n"
             f"  health       {base}/readyz\n"
             f"  try it       curl -s -X POST {base}/api/v1/comments -H 'Content-Type: application/json' "

@@ -66,6 +66,8 @@ class Settings:
     torch_device: str = "cpu"
     max_body_chars: int = 10_000
     log_format: str = "text"
+    #: Send the session cookie over HTTPS only (turn off only for plain-HTTP development).
+    secure_cookies: bool = True
     #: Posting limits (Flask-Limiter syntax), per client address and per author.
     rate_limit_ip: str = "10/minute;100/hour"
     rate_limit_author: str = "5/minute;30/hour"
@@ -101,6 +103,7 @@ class Settings:
             max_body_chars=_int(env, "MODQUEUE_MAX_BODY_CHARS", 10_000),
             log_format=log_format,
             worker_metrics_port=_int(env, "MODQUEUE_WORKER_METRICS_PORT", 9808),
+            secure_cookies=(env.get("MODQUEUE_SECURE_COOKIES") or "true").lower() not in ("0", "false", "no"),
             rate_limit_ip=env.get("MODQUEUE_RATE_LIMIT_IP") or "10/minute;100/hour",
             rate_limit_author=env.get("MODQUEUE_RATE_LIMIT_AUTHOR") or "5/minute;30/hour",
         )

@@ -59,6 +59,7 @@ def settings(database_url, redis_url, tmp_path_factory) -> Settings:
         # Tests post far faster than readers; the limits have tests of their own.
         rate_limit_ip="100000/minute",
         rate_limit_author="100000/minute",
+        secure_cookies=False,
     )
 
 

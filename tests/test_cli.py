@@ -85,7 +85,7 @@ def test_dev_stack_runs_the_loop_with_sqlite_and_embedded_redis_and_stops_on_ctr
     try:
         dev.wait_for_log("Press Ctrl-C to stop.", timeout=60)
         site_key = re.search(r"demo site\s+key (\S+)", dev.log).group(1)
-        assert re.search(r"admin\s+admin@example.com / \S+", dev.log)
+        assert re.search(r"dashboard\s+\S+/dashboard/\s+\(admin@example.com / \S+\)", dev.log)
         assert "(embedded)" in dev.log
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: _ready(base), 60, 0.5, message="dev stack ready")

@@ -1,10 +1,10 @@
-"""Who is calling: a bearer token for API clients (the dashboard's session login plugs in here too)."""
+"""Who is calling: a bearer token (API clients) or the dashboard's session cookie."""
 
 from __future__ import annotations
 
 from functools import wraps
 
-from flask import g, request
+from flask import g, request, session
 
 from service.accounts.models import User
 from service.accounts.operations import user_for_token
@@ -19,7 +19,14 @@ def current_user() -> User | None:
         scheme, _, secret = header.partition(" ")
         if scheme.lower() == "bearer" and secret.strip():
             g.user = user_for_token(db.session, secret.strip())
+        elif "user_id" in session:
+            user = db.session.get(User, session["user_id"])
+            g.user = user if user is not None and user.active else None
     return g.user
+
+
+def uses_bearer_token() -> bool:
+    return request.headers.get("Authorization", "").lower().startswith("bearer ")
 
 
 def login_required(view):

@@ -12,7 +12,8 @@ from service.comments.models import Comment
 from service.comments.schemas import CommentIn, ReportIn, comment_json, thread_json
 from service.cors import allow_origins_of_site
 from service.errors import APIError
-from service.extensions import db, task_queue
+from service.events import publish_event
+from service.extensions import db, redis_store, task_queue
 from service.metrics import COMMENTS_RECEIVED
 from service.ratelimit import author_key, author_limit, ip_limit, limiter
 from service.sites.models import Site
@@ -113,4 +114,6 @@ def report_comment(comment_id: str):
     _check_origin(comment.site)
     report = operations.report_comment(db.session, comment, ReportIn.model_validate(payload), request.remote_addr)
     db.session.commit()
+    publish_event(redis_store.client, "comment.reported", id=comment.id, site=comment.site.public_key,
+                  status=comment.status)
     return jsonify({"id": report.id, "comment_id": comment.id, "reason": report.reason}), 202

@@ -93,7 +93,8 @@ def live(settings, engine, tmp_path_factory):
     port = free_port()
     web = RunningProcess(
         [MODQUEUE, "web", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        modqueue_env(private, MODQUEUE_RATE_LIMIT_AUTHOR="3/minute", MODQUEUE_RATE_LIMIT_IP="1000/minute"),
+        modqueue_env(private, MODQUEUE_RATE_LIMIT_AUTHOR="3/minute", MODQUEUE_RATE_LIMIT_IP="1000/minute",
+                     MODQUEUE_SECURE_COOKIES="false"),
         tmp / "web.log",
     )
     web.wait_for_log("Booting worker")

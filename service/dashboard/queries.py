@@ -1,0 +1,66 @@
+"""What the dashboard shows beside a comment: its reports, its author's history, its site's thresholds."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import Session
+
+from service.audit.models import StatusChange
+from service.comments.models import Comment, Report
+from service.sites.models import Policy
+
+
+def reports_by_comment(session: Session, comment_ids: list[str]) -> dict[str, list[Report]]:
+    grouped: dict[str, list[Report]] = defaultdict(list)
+    if comment_ids:
+        for report in session.scalars(select(Report).where(Report.comment_id.in_(comment_ids),
+                                                           Report.resolved_at.is_(None))):
+            grouped[report.comment_id].append(report)
+    return grouped
+
+
+def author_histories(session: Session, comments: list[Comment]) -> dict[tuple[int, str], Counter]:
+    """Per (site, author): how many of their comments are in each status."""
+    authors = {(c.site_id, c.author_key) for c in comments}
+    histories: dict[tuple[int, str], Counter] = defaultdict(Counter)
+    if authors:
+        rows = session.execute(
+            select(Comment.site_id, Comment.author_key, Comment.status, func.count())
+            .where(tuple_(Comment.site_id, Comment.author_key).in_(authors))
+            .group_by(Comment.site_id, Comment.author_key, Comment.status)
+        ).all()
+        for site_id, author_key, status, count in rows:
+            histories[(site_id, author_key)][status] = count
+    return histories
+
+
+def current_thresholds(session: Session, site_ids: set[int]) -> dict[int, dict]:
+    """Each site's newest policy thresholds, for drawing score bars."""
+    newest = (select(Policy.site_id, func.max(Policy.version).label("version"))
+              .where(Policy.site_id.in_(site_ids)).group_by(Policy.site_id).subquery())
+    rows = session.scalars(select(Policy).join(newest, (Policy.site_id == newest.c.site_id)
+                                               & (Policy.version == newest.c.version)))
+    return {policy.site_id: policy.thresholds for policy in rows}
+
+
+def audit_page(session: Session, site_ids: list[int] | None, *, actor: str | None = None,
+               comment_id: str | None = None, limit: int = 100) -> list[tuple[StatusChange, Comment]]:
+    query = select(StatusChange, Comment).join(Comment, Comment.id == StatusChange.comment_id)
+    if site_ids is not None:
+        query = query.where(Comment.site_id.in_(site_ids))
+    if actor:
+        query = query.where(StatusChange.actor == actor)
+    if comment_id:
+        query = query.where(StatusChange.comment_id == comment_id)
+    return list(session.execute(query.order_by(StatusChange.id.desc()).limit(limit)).all())
+
+
+def queue_counts(session: Session, site_ids: list[int] | None) -> dict[str, int]:
+    from service.moderation.queries import QUEUES, queue_query
+
+    return {
+        queue: session.scalar(select(func.count()).select_from(queue_query(queue, site_ids).subquery()))
+        for queue in QUEUES
+    }

@@ -1,0 +1,162 @@
+"""The moderators' dashboard: sign-in, queues of comment cards, live updates and the audit trail."""
+
+from __future__ import annotations
+
+import json
+import time
+from functools import wraps
+
+import redis
+from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session,
+                   stream_with_context, url_for)
+
+from service.accounts.auth import current_user
+from service.accounts.operations import check_password, find_user, visible_site_ids
+from service.comments.models import Comment
+from service.dashboard import queries
+from service.events import CHANNEL
+from service.extensions import db, redis_store
+from service.moderation.operations import MODERATOR_REASONS
+from service.moderation.queries import QUEUES, queue_page
+from service.ratelimit import limiter
+from service.sites.models import Site
+from service.sites.operations import find_site
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard", template_folder="templates",
+               static_folder="static", static_url_path="/static")
+#: An event stream is closed after this long; the browser's EventSource reconnects by itself. Short
+#: streams keep a thread from being held for ever by a forgotten tab.
+STREAM_SECONDS = 25
+
+
+def signed_in(view):
+    """Send anonymous visitors to the sign-in page (pages; fragments and streams answer 401)."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if current_user() is None:
+            return redirect(url_for("dashboard.login", next=request.full_path))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _site_scope(user) -> tuple[list[int] | None, Site | None]:
+    allowed = visible_site_ids(user)
+    key = request.args.get("site")
+    if not key:
+        return allowed, None
+    site = find_site(db.session, key)
+    if site is None or (allowed is not None and site.id not in allowed):
+        abort(404)
+    return [site.id], site
+
+
+def _sites_for(user) -> list[Site]:
+    allowed = visible_site_ids(user)
+    query = db.session.query(Site).order_by(Site.name)
+    return query.all() if allowed is None else query.filter(Site.id.in_(allowed)).all()
+
+
+def card_context(comments: list[Comment]) -> dict:
+    return {
+        "reports": queries.reports_by_comment(db.session, [c.id for c in comments]),
+        "histories": queries.author_histories(db.session, comments),
+        "thresholds": queries.current_thresholds(db.session, {c.site_id for c in comments}),
+        "reasons": MODERATOR_REASONS,
+    }
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10/minute", methods=["POST"])
+def login():
+    if request.method == "POST":
+        user = find_user(db.session, request.form.get("email", ""))
+        if user is not None and user.active and check_password(user, request.form.get("password", "")):
+            session.clear()  # a new session on sign-in, so a planted session id is worthless
+            session["user_id"] = user.id
+            session.permanent = True
+            target = request.args.get("next", "")
+            return redirect(target if target.startswith("/dashboard/") else url_for("dashboard.queue", status="flagged"))
+        flash("Wrong email or password.")
+    return render_template("dashboard/login.html")
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("dashboard.login"))
+
+
+@bp.get("/")
+def home():
+    return redirect(url_for("dashboard.queue", status="flagged"))
+
+
+@bp.get("/queue/<status>")
+@signed_in
+def queue(status: str):
+    user = current_user()
+    if status not in QUEUES:
+        abort(404)
+    site_ids, site = _site_scope(user)
+    page = queue_page(db.session, status, site_ids, cursor=request.args.get("cursor"), limit=50)
+    return render_template(
+        "dashboard/queue.html", user=user, status=status, queues=QUEUES, page=page, site=site,
+        sites=_sites_for(user), counts=queries.queue_counts(db.session, site_ids), **card_context(page.comments),
+    )
+
+
+@bp.get("/cards/<comment_id>")
+def card(comment_id: str):
+    """One card, for inserting a comment that arrived while the page was open."""
+    user = current_user()
+    if user is None:
+        abort(401)
+    comment = db.session.get(Comment, comment_id)
+    allowed = visible_site_ids(user)
+    if comment is None or (allowed is not None and comment.site_id not in allowed):
+        abort(404)
+    return render_template("dashboard/_card.html", comment=comment, **card_context([comment]))
+
+
+@bp.get("/events")
+def events():
+    """Server-sent events from Redis pub/sub: flagged and decided comments of the sites this user moderates."""
+    user = current_user()
+    if user is None:
+        abort(401)
+    allowed = None if user.is_admin else {site.public_key for site in user.sites}
+    client = redis_store.client
+
+    def stream():
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe(CHANNEL)
+            yield "retry: 1000\n\n"
+            deadline = time.monotonic() + STREAM_SECONDS
+            while time.monotonic() < deadline:
+                message = pubsub.get_message(timeout=1.0)
+                if message is None:
+                    yield ": keep-alive\n\n"
+                    continue
+                event = json.loads(message["data"])
+                if allowed is None or event.get("site") in allowed:
+                    yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
+        except redis.RedisError:
+            current_app.logger.warning("event stream lost Redis")
+        finally:
+            pubsub.close()
+
+    return Response(stream_with_context(stream()), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@bp.get("/audit")
+@signed_in
+def audit():
+    user = current_user()
+    site_ids, site = _site_scope(user)
+    rows = queries.audit_page(db.session, site_ids, actor=request.args.get("actor") or None,
+                              comment_id=request.args.get("comment") or None)
+    return render_template("dashboard/audit.html", user=user, rows=rows, site=site, sites=_sites_for(user))

@@ -1,0 +1,36 @@
+"""CSRF protection for everything a browser session can change (Flask-WTF).
+
+The public comment API is called cross-origin by the widget without cookies, and API clients of the
+moderation API authenticate with a bearer token; neither carries ambient credentials, so both are exempt.
+Requests riding on the dashboard's session cookie must send the token (form field or X-CSRFToken header).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from service.accounts.auth import uses_bearer_token
+from service.errors import error_response
+
+csrf = CSRFProtect()
+
+
+def init_csrf(app: Flask) -> None:
+    app.config.update(WTF_CSRF_CHECK_DEFAULT=False, WTF_CSRF_TIME_LIMIT=None)
+    csrf.init_app(app)
+
+    @app.before_request
+    def _protect_session_requests():
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return None
+        if request.path.startswith("/api/v1/moderation/") and uses_bearer_token():
+            return None
+        if request.path.startswith("/api/v1/") and not request.path.startswith("/api/v1/moderation/"):
+            return None
+        csrf.protect()
+        return None
+
+    @app.errorhandler(CSRFError)
+    def _csrf_failed(exc: CSRFError):
+        return error_response(400, "csrf_failed", exc.description)
