@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from service.comments.models import PENDING, PUBLISHED, REJECTED, Comment
 from service.db import utcnow
 from service.moderation.operations import ScoredComment, record_automatic_decision
-from service.moderation.policy import PolicyRules, apply_policy
+from service.moderation.operations import active_restrictions
+from service.moderation.policy import PolicyRules, apply_policy, restrict
 from service.sites.models import Policy
 from service.sites.operations import current_policy
 from workers.scoring import ScorerSet
@@ -86,6 +87,7 @@ def score_and_decide(
         return []
     items = scoring_inputs(comments, author_history(session, comments))
     results = scorers.score(items, SessionSpamModels(session, spam_cache))
+    restrictions = active_restrictions(session, {(c.site_id, c.author_key) for c in comments})
     policies: dict[int, Policy] = {}
     decisions = []
     for comment, result in zip(comments, results):
@@ -93,7 +95,8 @@ def score_and_decide(
             policies[comment.site_id] = current_policy(session, comment.site_id)
         policy = policies[comment.site_id]
         rules = PolicyRules.from_stored(policy.thresholds, policy.premoderation)
-        verdict = apply_policy(rules, result.scores, result.spam_contributions)
+        verdict = restrict(apply_policy(rules, result.scores, result.spam_contributions),
+                           restrictions.get((comment.site_id, comment.author_key)))
         scored = ScoredComment(comment.id, result.scores, result.sources, result.signals)
         if record_automatic_decision(session, scored, verdict, policy):
             waited = (utcnow() - comment.created_at).total_seconds()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.db import Base, UTCDateTime, utcnow
@@ -39,6 +39,7 @@ class Comment(Base):
         Index("ix_comments_article_id_status", "article_id", "status"),
         Index("ix_comments_site_id_status_id", "site_id", "status", "id"),
         Index("ix_comments_site_id_author_key", "site_id", "author_key"),
+        Index("ix_comments_status_max_score_id", "status", "max_score", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
@@ -67,6 +68,8 @@ class Comment(Base):
     # Why the policy decided as it did: [{"attribute": "toxicity", "value": 0.93, ...}].
     reasons: Mapped[list] = mapped_column(JSON, default=list)
     policy_id: Mapped[int | None] = mapped_column(ForeignKey("policies.id"))
+    # The highest of the scores, for sorting and filtering queues by how bad a comment looks.
+    max_score: Mapped[float | None] = mapped_column(Float)
     # The spam signals measured when the comment was scored; the spam model learns from them later.
     signals: Mapped[dict | None] = mapped_column(JSON)
     # The label ("spam"/"ham") the spam model last learned from this comment, so a label is learned once.
@@ -88,3 +91,22 @@ class Report(Base):
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+BAN, SUSPEND = "ban", "suspend"
+
+
+class AuthorRestriction(Base):
+    """A moderator's ban (new comments rejected) or suspension (held until a date) of an author on a site."""
+
+    __tablename__ = "author_restrictions"
+    __table_args__ = (UniqueConstraint("site_id", "author_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    author_key: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(10))
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    created_by: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -18,6 +18,7 @@ from service.events import CHANNEL
 from service.extensions import db, redis_store
 from service.moderation.operations import MODERATOR_REASONS
 from service.moderation.queries import QUEUES, queue_page
+from service.moderation.views import queue_filter_from
 from service.ratelimit import limiter
 from service.sites.models import Site
 from service.sites.operations import find_site
@@ -100,9 +101,10 @@ def queue(status: str):
     if status not in QUEUES:
         abort(404)
     site_ids, site = _site_scope(user)
-    page = queue_page(db.session, status, site_ids, cursor=request.args.get("cursor"), limit=50)
+    filters = queue_filter_from(request.args)
+    page = queue_page(db.session, status, site_ids, cursor=request.args.get("cursor"), limit=50, filters=filters)
     return render_template(
-        "dashboard/queue.html", user=user, status=status, queues=QUEUES, page=page, site=site,
+        "dashboard/queue.html", user=user, status=status, queues=QUEUES, page=page, site=site, filters=filters,
         sites=_sites_for(user), counts=queries.queue_counts(db.session, site_ids), **card_context(page.comments),
     )
 

@@ -6,14 +6,17 @@ Functions flush; the caller commits, then sends what must wait for the commit (e
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Mapping
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from service.accounts.models import User
 from service.audit.models import AUTO_ACTOR, StatusChange
-from service.comments.models import FLAGGED, PENDING, PUBLISHED, REJECTED, Comment, Report
+from service.comments.models import (
+    BAN, FLAGGED, PENDING, PUBLISHED, REJECTED, SUSPEND, AuthorRestriction, Comment, Report,
+)
 from service.db import utcnow
 from service.moderation.policy import Verdict
 from service.sites.models import Policy
@@ -61,6 +64,7 @@ def record_automatic_decision(session: Session, scored: ScoredComment, verdict: 
             scores=dict(scored.scores),
             score_sources=dict(scored.sources),
             signals=dict(scored.signals),
+            max_score=max(scored.scores.values(), default=None),
             reasons=reasons,
             policy_id=policy.id,
             decided_at=utcnow(),
@@ -131,3 +135,41 @@ def spam_label(action: str, reason: str | None) -> bool | None:
     if action == "approve":
         return False
     return None
+
+
+def restrict_author(session: Session, comment: Comment, kind: str, moderator: User, *,
+                    days: int | None = None, reason: str | None = None) -> AuthorRestriction:
+    """Ban or suspend the comment's author on its site (replacing any earlier restriction)."""
+    assert kind in (BAN, SUSPEND)
+    restriction = session.scalar(select(AuthorRestriction).where(
+        AuthorRestriction.site_id == comment.site_id, AuthorRestriction.author_key == comment.author_key))
+    if restriction is None:
+        restriction = AuthorRestriction(site_id=comment.site_id, author_key=comment.author_key)
+        session.add(restriction)
+    restriction.kind = kind
+    restriction.until = utcnow() + timedelta(days=days) if kind == SUSPEND and days else None
+    restriction.reason = reason
+    restriction.created_by = moderator.email
+    restriction.created_at = utcnow()
+    session.flush()
+    return restriction
+
+
+def lift_restriction(session: Session, comment: Comment) -> bool:
+    restriction = session.scalar(select(AuthorRestriction).where(
+        AuthorRestriction.site_id == comment.site_id, AuthorRestriction.author_key == comment.author_key))
+    if restriction is None:
+        return False
+    session.delete(restriction)
+    return True
+
+
+def active_restrictions(session: Session, authors: set[tuple[int, str]], now: datetime | None = None) -> dict:
+    """{(site_id, author_key): "ban" | "suspend"} for restrictions still in force."""
+    if not authors:
+        return {}
+    now = now or utcnow()
+    rows = session.scalars(select(AuthorRestriction).where(
+        tuple_(AuthorRestriction.site_id, AuthorRestriction.author_key).in_(authors),
+        or_(AuthorRestriction.until.is_(None), AuthorRestriction.until > now)))
+    return {(r.site_id, r.author_key): r.kind for r in rows}

@@ -90,7 +90,11 @@ class Reason:
             return f"{self.attribute} {self.value:.2f} ≥ {self.level} {self.threshold:.2f}"
         if self.code == "spam_signal":
             return f"spam signal: {SPAM_SIGNAL_LABELS.get(self.attribute, self.attribute)}"
-        return {"premoderation": "pre-moderation holds every comment"}.get(self.code, self.code)
+        return {
+            "premoderation": "pre-moderation holds every comment",
+            "author_banned": "author banned on this site",
+            "author_suspended": "author suspended on this site",
+        }.get(self.code, self.code)
 
     def to_json(self) -> dict:
         return {
@@ -146,3 +150,12 @@ def apply_policy(
         return Verdict(FLAGGED, tuple(reviewing))
     # With pre-moderation off, crossed review thresholds are kept as reasons for post-moderation.
     return Verdict(PUBLISHED, tuple(reviewing))
+
+
+def restrict(verdict: Verdict, restriction: str | None) -> Verdict:
+    """A banned author's comments are rejected; a suspended author's are held instead of published."""
+    if restriction == "ban" and verdict.status != REJECTED:
+        return Verdict(REJECTED, (Reason("author_banned"), *verdict.reasons))
+    if restriction == "suspend" and verdict.status == PUBLISHED:
+        return Verdict(FLAGGED, (Reason("author_suspended"), *verdict.reasons))
+    return verdict

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from service.comments.models import PUBLISHED, STATUSES, Comment, Report
+from service.comments.models import PUBLISHED, STATUSES, Article, Comment, Report
 
 QUEUES = ("flagged", "reported", "pending", "published", "rejected")
+SORTS = ("newest", "score")
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    article: str | None = None
+    author: str | None = None
+    min_score: float | None = None
+    sort: str = "newest"
 
 
 @dataclass(frozen=True)
@@ -35,14 +44,37 @@ def queue_query(queue: str, site_ids: list[int] | None) -> Select:
     return query
 
 
+def _filtered(query: Select, filters: QueueFilter) -> Select:
+    if filters.article:
+        query = query.where(Comment.article_id.in_(select(Article.id).where(Article.external_id == filters.article)))
+    if filters.author:
+        needle = filters.author.strip().lower()
+        query = query.where(or_(Comment.author_key == f"email:{needle}", Comment.author_key == f"name:{needle}"))
+    if filters.min_score is not None:
+        query = query.where(Comment.max_score >= filters.min_score)
+    return query
+
+
+_SCORE = func.coalesce(Comment.max_score, -1.0)
+
+
+def _after(query: Select, cursor: str, sort: str) -> Select:
+    if sort == "score":
+        score, _, last_id = cursor.partition("~")
+        return query.where(or_(_SCORE < float(score), and_(_SCORE == float(score), Comment.id < last_id)))
+    return query.where(Comment.id < cursor)
+
+
 def queue_page(
-    session: Session, queue: str, site_ids: list[int] | None, *, cursor: str | None = None, limit: int = 50
+    session: Session, queue: str, site_ids: list[int] | None, *, cursor: str | None = None, limit: int = 50,
+    filters: QueueFilter = QueueFilter(),
 ) -> QueuePage:
-    """One page of a queue, newest first; pass the returned cursor for the next page."""
-    query = queue_query(queue, site_ids)
+    """One page of a queue (newest first, or highest score first); pass the returned cursor for the next."""
+    query = _filtered(queue_query(queue, site_ids), filters)
     if cursor:
-        query = query.where(Comment.id < cursor)
-    comments = list(session.scalars(query.order_by(Comment.id.desc()).limit(limit + 1)))
+        query = _after(query, cursor, filters.sort)
+    order = (_SCORE.desc(), Comment.id.desc()) if filters.sort == "score" else (Comment.id.desc(),)
+    comments = list(session.scalars(query.order_by(*order).limit(limit + 1)))
     more = len(comments) > limit
     comments = comments[:limit]
     counts = dict(session.execute(
@@ -50,4 +82,10 @@ def queue_page(
             Report.comment_id.in_([c.id for c in comments]), Report.resolved_at.is_(None)
         ).group_by(Report.comment_id)
     ).all()) if comments else {}
-    return QueuePage(comments, counts, comments[-1].id if more and comments else None)
+    return QueuePage(comments, counts, _cursor(comments[-1], filters.sort) if more and comments else None)
+
+
+def _cursor(comment: Comment, sort: str) -> str:
+    if sort == "score":
+        return f"{comment.max_score if comment.max_score is not None else -1.0!r}~{comment.id}"
+    return comment.id

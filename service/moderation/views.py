@@ -16,7 +16,7 @@ from service.events import publish_event
 from service.extensions import db, redis_store, task_queue
 from service.metrics import COMMENTS_DECIDED, MODERATOR_DECISIONS
 from service.moderation import operations
-from service.moderation.queries import QUEUES, queue_page
+from service.moderation.queries import QUEUES, SORTS, QueueFilter, queue_page
 from service.sites.operations import find_site
 
 bp = Blueprint("moderation", __name__, url_prefix="/api/v1/moderation")
@@ -48,6 +48,26 @@ def moderation_json(comment: Comment, reports: int = 0) -> dict:
     }
 
 
+class RestrictionIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    kind: Literal["ban", "suspend"]
+    days: int | None = Field(default=None, ge=1, le=3650)
+    reason: StrictStr | None = Field(default=None, max_length=500)
+
+
+def queue_filter_from(args) -> QueueFilter:
+    """Queue filters from query parameters: article, author, min_score, sort."""
+    sort = args.get("sort") or "newest"
+    if sort not in SORTS:
+        raise APIError(422, "validation_failed", "unknown sort", {"sort": f"one of {', '.join(SORTS)}"})
+    try:
+        min_score = float(args["min_score"]) if args.get("min_score") else None
+    except ValueError:
+        raise APIError(422, "validation_failed", "min_score must be a number", {"min_score": "0-1"}) from None
+    return QueueFilter(article=args.get("article") or None, author=args.get("author") or None,
+                       min_score=min_score, sort=sort)
+
+
 def _site_ids_for_request() -> list[int] | None:
     allowed = visible_site_ids(current_user())
     key = request.args.get("site")
@@ -77,7 +97,8 @@ def list_queue():
         limit = min(max(int(request.args.get("limit", 50)), 1), 200)
     except ValueError:
         raise APIError(422, "validation_failed", "limit must be a number", {"limit": "must be 1-200"}) from None
-    page = queue_page(db.session, queue, _site_ids_for_request(), cursor=request.args.get("cursor"), limit=limit)
+    page = queue_page(db.session, queue, _site_ids_for_request(), cursor=request.args.get("cursor"), limit=limit,
+                      filters=queue_filter_from(request.args))
     items = [moderation_json(c, page.report_counts.get(c.id, 0)) for c in page.comments]
     return jsonify({"status": queue, "items": items, "next_cursor": page.next_cursor})
 
@@ -103,3 +124,26 @@ def decide(comment_id: str):
     if label is not None:
         task_queue.enqueue_learning(comment.id, label)
     return jsonify({"id": comment.id, "status": status})
+
+
+@bp.post("/comments/<comment_id>/author-restriction")
+@login_required
+def restrict_author(comment_id: str):
+    """Ban (new comments rejected) or suspend (held, for `days` or until lifted) the comment's author."""
+    data = RestrictionIn.model_validate(json_object())
+    comment = _moderated_comment(comment_id)
+    restriction = operations.restrict_author(db.session, comment, data.kind, current_user(), days=data.days,
+                                             reason=data.reason)
+    db.session.commit()
+    return jsonify({"author": comment.author_name, "kind": restriction.kind,
+                    "until": restriction.until.isoformat() if restriction.until else None})
+
+
+@bp.delete("/comments/<comment_id>/author-restriction")
+@login_required
+def lift_author_restriction(comment_id: str):
+    comment = _moderated_comment(comment_id)
+    if not operations.lift_restriction(db.session, comment):
+        raise APIError(404, "not_found", "this author is not restricted on this site")
+    db.session.commit()
+    return jsonify({"author": comment.author_name, "kind": None})

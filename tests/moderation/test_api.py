@@ -180,3 +180,50 @@ def test_revoked_token_stops_working(client, db_session, site):
     db_session.commit()
 
     assert client.get("/api/v1/moderation/comments", headers=headers).status_code == 401
+
+
+def _scored(db_session, comment_id, score, author=None):
+    comment = db_session.get(Comment, comment_id)
+    comment.max_score = score
+    db_session.commit()
+
+
+def test_queue_filters_by_article_author_and_score_and_sorts_by_score(client, db_session, site, moderator):
+    ids = {}
+    for n, score in enumerate([0.5, 0.99, 0.7, 0.85]):
+        ids[score] = held_comment(client, db_session, site, body=f"held {n}")
+        _scored(db_session, ids[score], score)
+    other = client.post("/api/v1/comments", json={"site": site.public_key, "article": {"id": "b"},
+                                                  "author": {"name": "Other", "email": "o@x.example"}, "body": "hm"})
+    other_id = other.get_json()["id"]
+    db_session.get(Comment, other_id).status = FLAGGED
+    db_session.commit()
+
+    def listed(**params):
+        return [i["id"] for i in client.get("/api/v1/moderation/comments", query_string=params,
+                                            headers=moderator).get_json()["items"]]
+
+    first = client.get("/api/v1/moderation/comments", query_string={"sort": "score", "limit": 2},
+                       headers=moderator).get_json()
+    second = listed(sort="score", limit=2, cursor=first["next_cursor"])
+    assert [i["id"] for i in first["items"]] + second == [ids[0.99], ids[0.85], ids[0.7], ids[0.5]]
+    assert listed(min_score=0.8) == sorted([ids[0.99], ids[0.85]], reverse=True)
+    assert listed(article="b") == [other_id]
+    assert listed(author="O@X.example") == [other_id]
+    assert client.get("/api/v1/moderation/comments?sort=loudest", headers=moderator).status_code == 422
+
+
+def test_banning_and_lifting_an_authors_restriction(client, db_session, site, moderator):
+    from service.moderation.operations import active_restrictions
+
+    comment_id = held_comment(client, db_session, site)
+    url = f"/api/v1/moderation/comments/{comment_id}/author-restriction"
+
+    banned = client.post(url, json={"kind": "suspend", "days": 7, "reason": "harassment"}, headers=moderator)
+    key = (site.id, db_session.get(Comment, comment_id).author_key)
+    assert banned.status_code == 200 and banned.get_json()["kind"] == "suspend"
+    assert active_restrictions(db_session, {key}) == {key: "suspend"}
+    assert client.delete(url, headers=moderator).status_code == 200
+    assert active_restrictions(db_session, {key}) == {}
+    assert client.delete(url, headers=moderator).status_code == 404
+    assert client.post(url, json={"kind": "exile"}, headers=moderator).status_code == 422

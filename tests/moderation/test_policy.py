@@ -90,3 +90,15 @@ def test_held_or_rejected_comments_always_say_why(scores, mode):
     verdict = apply_policy(PolicyRules(premoderation=mode), scores)
     if verdict.status != PUBLISHED:
         assert verdict.reasons
+
+
+def test_a_banned_authors_comment_is_rejected_and_a_suspended_ones_held():
+    from service.moderation.policy import restrict
+
+    clean = apply_policy(PolicyRules(), {"toxicity": 0.01})
+    assert restrict(clean, None) == clean
+    banned = restrict(clean, "ban")
+    assert (banned.status, banned.reasons[0].text) == (REJECTED, "author banned on this site")
+    suspended = restrict(clean, "suspend")
+    assert (suspended.status, suspended.reasons[0].text) == (FLAGGED, "author suspended on this site")
+    assert restrict(apply_policy(PolicyRules(), {"spam": 0.99}), "suspend").status == REJECTED

@@ -75,3 +75,26 @@ def test_worker_scores_queued_comments_in_batches_with_detoxify_checkpoint(stack
     assert sum(batch_sizes) == len(ids)
     assert max(batch_sizes) > 1, f"comments were scored one by one: {batch_sizes}"
     assert "FALLING BACK" not in worker.log
+
+
+def test_a_banned_author_is_rejected_and_a_suspended_one_held_by_the_worker(stack):
+    from service.accounts.operations import create_api_token, create_user
+
+    with stack.sessions.begin() as session:
+        user = create_user(session, f"ban-{stack.site_key[-6:]}@example.org", "long enough password", "admin")
+        _, secret = create_api_token(session, user, "test")
+    headers = {"Authorization": f"Bearer {secret}"}
+    stack.start_worker()
+    first = stack.post("Harmless words", author={"name": "Repeat Offender"})["id"]
+    other = stack.post("Also harmless", author={"name": "Sometimes Rude"})["id"]
+    stack.wait_decided([first, other])
+    for comment_id, kind in ((first, "ban"), (other, "suspend")):
+        response = stack.client.post(f"/api/v1/moderation/comments/{comment_id}/author-restriction",
+                                     json={"kind": kind, "days": 3}, headers=headers)
+        assert response.status_code == 200
+
+    banned = stack.post("Harmless again", author={"name": "Repeat Offender"})["id"]
+    suspended = stack.post("Harmless again", author={"name": "Sometimes Rude"})["id"]
+
+    assert stack.wait_decided([banned, suspended]) == {banned: "rejected", suspended: "flagged"}
+    assert stack.comments([banned])[banned].reasons[0]["text"] == "author banned on this site"

@@ -59,6 +59,20 @@
       });
     });
   }
+  function restrictAuthor(card, options) {
+    var body = { kind: options.kind, reason: card.querySelector(".reason").value };
+    if (options.days) body.days = parseInt(options.days, 10);
+    fetch("/api/v1/moderation/comments/" + encodeURIComponent(card.dataset.id) + "/author-restriction", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf }, body: JSON.stringify(body)
+    }).then(function (response) { return response.json(); }).then(function (data) {
+      card.querySelector(".outcome").textContent = data.kind === "ban"
+        ? data.author + " is banned on this site: new comments are rejected."
+        : data.kind === "suspend" ? data.author + " is suspended until " + data.until.slice(0, 10) + ": new comments are held."
+        : (data.error && data.error.message) || "Not saved.";
+    });
+  }
+
   function act(action) {
     var chosen = targets().filter(function (c) { return c.querySelector("." + action); });
     chosen.forEach(function (card) { decide(card, action); });
@@ -90,6 +104,7 @@
     if (!card) return;
     if (event.target.matches("button.approve")) decide(card, "approve");
     else if (event.target.matches("button.reject")) decide(card, "reject");
+    else if (event.target.matches("button.restrict")) restrictAuthor(card, event.target.dataset);
     else if (event.target.matches(".pick")) card.classList.toggle("picked", event.target.checked);
     else if (!event.target.closest("a, select, label")) focusCard(card);
   });
