@@ -30,7 +30,7 @@ from _common import ROOT, percentile, scratch_database
 from service.db import make_engine, make_session_factory
 from service.sites.operations import create_site
 
-GUNICORN = ["--workers", "2", "--worker-class", "gthread", "--threads", "8"]
+GUNICORN = ["--workers", "2", "--worker-class", "gthread", "--threads", "32"]  # what `modqueue web --workers 2` runs
 
 
 def free_port() -> int:

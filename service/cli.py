@@ -150,13 +150,15 @@ def user_create(email: str, role: str, password_stdin: bool) -> None:
 @click.option("--host", default="0.0.0.0", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
-def web(host: str, port: int, workers: int) -> None:
+@click.option("--threads", default=32, show_default=True, type=int,
+              help="threads per worker; each open dashboard holds one for its event stream")
+def web(host: str, port: int, workers: int, threads: int) -> None:
     """Run the web app under gunicorn; SIGTERM finishes requests in flight (up to 30 s) before exiting."""
     _metrics_dir("web")
     os.execvp(
         sys.executable,
         [sys.executable, "-m", "gunicorn", "service:create_app()", "--bind", f"{host}:{port}",
-         "--workers", str(workers), "--worker-class", "gthread", "--threads", "8",
+         "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
          "--graceful-timeout", "30", "--access-logfile", "-", "--config", "python:service.gunicorn_conf"],
     )
 

@@ -11,7 +11,10 @@ from flask import (Blueprint, Response, abort, current_app, flash, redirect, ren
                    stream_with_context, url_for)
 
 from service.accounts.auth import current_user
-from service.accounts.operations import check_password, find_user, visible_site_ids
+from service.accounts.models import ApiToken
+from service.accounts.operations import (
+    check_password, create_api_token, find_user, revoke_api_token, visible_site_ids,
+)
 from service.comments.models import Comment
 from service.dashboard import queries
 from service.events import CHANNEL
@@ -162,3 +165,32 @@ def audit():
     rows = queries.audit_page(db.session, site_ids, actor=request.args.get("actor") or None,
                               comment_id=request.args.get("comment") or None)
     return render_template("dashboard/audit.html", user=user, rows=rows, site=site, sites=_sites_for(user))
+
+
+def _own_tokens(user) -> list[ApiToken]:
+    return db.session.query(ApiToken).filter(ApiToken.user_id == user.id).order_by(ApiToken.id.desc()).all()
+
+
+@bp.route("/tokens", methods=["GET", "POST"])
+@signed_in
+def tokens():
+    """Bearer tokens for the moderation API, acting as this user; a new token is shown once."""
+    user = current_user()
+    secret = None
+    if request.method == "POST":
+        name = (request.form.get("name") or "").strip()[:100] or "api client"
+        _, secret = create_api_token(db.session, user, name)
+        db.session.commit()
+    return render_template("dashboard/tokens.html", user=user, tokens=_own_tokens(user), secret=secret)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@signed_in
+def revoke_token(token_id: int):
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != current_user().id:
+        abort(404)
+    revoke_api_token(db.session, token_id)
+    db.session.commit()
+    flash(f"Token “{token.name}” revoked.")
+    return redirect(url_for("dashboard.tokens"))
