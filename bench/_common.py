@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import os
 import random
 import sys
 import uuid
@@ -51,3 +53,11 @@ def scratch_database(base_url: str) -> tuple[str, callable]:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def add_service_arguments(parser: argparse.ArgumentParser) -> None:
+    """--postgres-url (a server where the bench may create a database) and --redis-url (a database it may flush)."""
+    parser.add_argument("--postgres-url", default=os.environ.get(
+        "MODQUEUE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--redis-url", default=os.environ.get(
+        "MODQUEUE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/7"))

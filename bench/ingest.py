@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import redis
-from _common import ROOT, percentile, scratch_database
+from _common import ROOT, add_service_arguments, percentile, scratch_database
 
 from service.db import make_engine, make_session_factory
 from service.sites.operations import create_site
@@ -101,9 +101,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=8)
-    parser.add_argument("--postgres-url", default=os.environ.get(
-        "MODQUEUE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
-    parser.add_argument("--redis-url", default=os.environ.get("MODQUEUE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/7"))
+    add_service_arguments(parser)
     args = parser.parse_args()
     database_url, drop = scratch_database(args.postgres_url)
     redis.Redis.from_url(args.redis_url).flushdb()

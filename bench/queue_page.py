@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import time
 from datetime import timedelta
 
-from _common import percentile, scratch_database
+from _common import add_service_arguments, percentile, scratch_database
 from sqlalchemy import insert
 
 from service import create_app
@@ -62,9 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--comments", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=60)
-    parser.add_argument("--postgres-url", default=os.environ.get(
-        "MODQUEUE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
-    parser.add_argument("--redis-url", default=os.environ.get("MODQUEUE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/7"))
+    add_service_arguments(parser)
     args = parser.parse_args()
     url, drop = scratch_database(args.postgres_url)
     engine = make_engine(url)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import psutil
 import redis
-from _common import ROOT, bert_base_checkpoint, comments, percentile, scratch_database
+from _common import ROOT, add_service_arguments, bert_base_checkpoint, comments, percentile, scratch_database
 from sqlalchemy import select
 
 from service import create_app
@@ -167,9 +167,7 @@ def main() -> None:
     parser.add_argument("--batch-interval", type=float, default=None,
                         help="the worker's MODQUEUE_BATCH_INTERVAL_SECONDS (default: the setting's default)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads")
-    parser.add_argument("--postgres-url", default=os.environ.get(
-        "MODQUEUE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
-    parser.add_argument("--redis-url", default=os.environ.get("MODQUEUE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/7"))
+    add_service_arguments(parser)
     args = parser.parse_args()
     import torch
 

@@ -44,6 +44,8 @@
     var author = card.querySelector(".author").textContent;
     var body = { action: action, expected_status: card.dataset.status };
     if (action === "reject") body.reason = card.querySelector(".reason").value;
+    var note = card.querySelector(".note").value.trim();
+    if (note) body.note = note;
     return fetch("/api/v1/moderation/comments/" + encodeURIComponent(card.dataset.id) + "/decision", {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
