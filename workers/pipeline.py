@@ -94,8 +94,8 @@ def score_and_decide(
         if comment.site_id not in policies:
             policies[comment.site_id] = current_policy(session, comment.site_id)
         policy = policies[comment.site_id]
-        rules = PolicyRules.from_stored(policy.thresholds, policy.premoderation)
-        verdict = restrict(apply_policy(rules, result.scores, result.spam_contributions),
+        rules = PolicyRules.from_stored(policy.thresholds, policy.premoderation, policy.word_lists)
+        verdict = restrict(apply_policy(rules, result.scores, result.spam_contributions, comment.body),
                            restrictions.get((comment.site_id, comment.author_key)))
         scored = ScoredComment(comment.id, result.scores, result.sources, result.signals)
         if record_automatic_decision(session, scored, verdict, policy):

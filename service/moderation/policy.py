@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Mapping
+
+from service.moderation.wordlists import WordList
 
 from service.comments.models import FLAGGED, PUBLISHED, REJECTED
 
@@ -57,18 +60,32 @@ DEFAULT_THRESHOLDS: dict[str, Threshold] = {
 }
 
 
+@lru_cache(maxsize=256)
+def compiled_words(words: tuple[str, ...]) -> WordList:
+    return WordList(words)
+
+
 @dataclass(frozen=True)
 class PolicyRules:
     thresholds: Mapping[str, Threshold] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     premoderation: str = "flagged"
+    banned_words: tuple[str, ...] = ()
+    suspect_words: tuple[str, ...] = ()
 
     @classmethod
-    def from_stored(cls, thresholds: Mapping[str, Mapping], premoderation: str) -> "PolicyRules":
+    def from_stored(cls, thresholds: Mapping[str, Mapping], premoderation: str,
+                    word_lists: Mapping[str, list] | None = None) -> "PolicyRules":
         """Build rules from a Policy row's JSON."""
+        word_lists = word_lists or {}
         return cls(
             thresholds={name: Threshold(t.get("review_at"), t.get("reject_at")) for name, t in thresholds.items()},
             premoderation=premoderation,
+            banned_words=tuple(word_lists.get("banned", ())),
+            suspect_words=tuple(word_lists.get("suspect", ())),
         )
+
+    def word_lists_json(self) -> dict[str, list[str]]:
+        return {"banned": list(self.banned_words), "suspect": list(self.suspect_words)}
 
     def thresholds_json(self) -> dict[str, dict]:
         return {name: {"review_at": t.review_at, "reject_at": t.reject_at} for name, t in self.thresholds.items()}
@@ -83,11 +100,15 @@ class Reason:
     value: float | None = None
     threshold: float | None = None
     level: str | None = None
+    start: int | None = None
+    end: int | None = None
 
     @property
     def text(self) -> str:
         if self.code == "score":
             return f"{self.attribute} {self.value:.2f} ≥ {self.level} {self.threshold:.2f}"
+        if self.code in ("banned_word", "suspect_word"):
+            return f"{self.code.replace('_', ' ')}: {self.attribute}"
         if self.code == "spam_signal":
             return f"spam signal: {SPAM_SIGNAL_LABELS.get(self.attribute, self.attribute)}"
         return {
@@ -103,6 +124,8 @@ class Reason:
             "value": self.value,
             "threshold": self.threshold,
             "level": self.level,
+            "start": self.start,
+            "end": self.end,
             "text": self.text,
         }
 
@@ -135,15 +158,28 @@ def _explained(reasons: list[Reason], spam_contributions: Mapping[str, float]) -
     return reasons
 
 
+def word_reasons(rules: PolicyRules, text: str | None) -> tuple[list[Reason], list[Reason]]:
+    """Banned and suspect words found in the text, with where they are (for highlighting)."""
+    if not text:
+        return [], []
+    found = []
+    for code, words in (("banned_word", rules.banned_words), ("suspect_word", rules.suspect_words)):
+        found.append([Reason(code, m.word, start=m.start, end=m.end) for m in compiled_words(words).find(text)]
+                     if words else [])
+    return found[0], found[1]
+
+
 def apply_policy(
-    rules: PolicyRules, scores: Mapping[str, float], spam_contributions: Mapping[str, float] | None = None
+    rules: PolicyRules, scores: Mapping[str, float], spam_contributions: Mapping[str, float] | None = None,
+    text: str | None = None,
 ) -> Verdict:
-    """Decide published, flagged or rejected for one comment's scores."""
+    """Decide published, flagged or rejected for one comment's scores (and words, given its text)."""
     contributions = spam_contributions or {}
-    rejecting = crossed_thresholds(rules, scores, "reject_at")
+    banned, suspect = word_reasons(rules, text)
+    rejecting = banned + crossed_thresholds(rules, scores, "reject_at")
     if rejecting:
         return Verdict(REJECTED, tuple(_explained(rejecting, contributions)))
-    reviewing = _explained(crossed_thresholds(rules, scores, "review_at"), contributions)
+    reviewing = suspect + _explained(crossed_thresholds(rules, scores, "review_at"), contributions)
     if rules.premoderation == "all":
         return Verdict(FLAGGED, (Reason("premoderation"), *reviewing))
     if reviewing and rules.premoderation == "flagged":

@@ -52,5 +52,7 @@ class Policy(Base):
     # {"toxicity": {"review_at": 0.8, "reject_at": null}, ...}
     thresholds: Mapped[dict] = mapped_column(JSON)
     premoderation: Mapped[str] = mapped_column(String(16))
+    # {"banned": [...], "suspect": [...]}; absent in policies written before word lists existed.
+    word_lists: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(254))

@@ -41,6 +41,7 @@ def create_site(session: Session, name: str, origins: list[str], created_by: str
             version=1,
             thresholds=rules.thresholds_json(),
             premoderation=rules.premoderation,
+            word_lists=rules.word_lists_json(),
             created_by=created_by,
         )
     )

@@ -102,3 +102,24 @@ def test_a_banned_authors_comment_is_rejected_and_a_suspended_ones_held():
     suspended = restrict(clean, "suspend")
     assert (suspended.status, suspended.reasons[0].text) == (FLAGGED, "author suspended on this site")
     assert restrict(apply_policy(PolicyRules(), {"spam": 0.99}), "suspend").status == REJECTED
+
+
+def test_banned_words_reject_and_suspect_words_hold_with_where_they_are():
+    rules = PolicyRules(banned_words=("idiot",), suspect_words=("stupid",))
+    text = "You 1d10t, that is stup1d"
+
+    rejected = apply_policy(rules, {"toxicity": 0.1}, text=text)
+    held = apply_policy(rules, {"toxicity": 0.1}, text="that is stup1d")
+
+    [banned] = rejected.reasons
+    assert rejected.status == REJECTED
+    assert (banned.text, text[banned.start:banned.end]) == ("banned word: idiot", "1d10t")
+    [suspect] = held.reasons
+    assert held.status == FLAGGED
+    assert (suspect.text, "that is stup1d"[suspect.start:suspect.end]) == ("suspect word: stupid", "stup1d")
+    assert apply_policy(rules, {"toxicity": 0.1}, text="A Scunthorpe idiotic plan").status == PUBLISHED
+
+
+def test_word_lists_survive_the_stored_json_round_trip():
+    rules = PolicyRules(banned_words=("a",), suspect_words=("b", "c"))
+    assert PolicyRules.from_stored(rules.thresholds_json(), "flagged", rules.word_lists_json()) == rules
