@@ -47,6 +47,8 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     init_csrf(app)
     init_rate_limits(app, settings)
 
+    from service.admin.pages import bp as admin_bp
+    from service.admin.views import bp as admin_api_bp
     from service.comments.views import bp as comments_bp
     from service.health.views import bp as health_bp
     from service.moderation.views import bp as moderation_bp
@@ -58,4 +60,6 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     app.register_blueprint(moderation_bp)
     app.register_blueprint(widget_bp)
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(admin_api_bp)
+    app.register_blueprint(admin_bp)
     return app

@@ -1,13 +1,14 @@
 """CSRF protection for everything a browser session can change (Flask-WTF).
 
-The public comment API is called cross-origin by the widget without cookies, and API clients of the
-moderation API authenticate with a bearer token; neither carries ambient credentials, so both are exempt.
-Requests riding on the dashboard's session cookie must send the token (form field or X-CSRFToken header).
+The public comment API is called cross-origin by the widget without cookies, and API clients
+authenticate with a bearer token; neither carries ambient credentials, so an API request without a
+signed-in session is left to the view's own authentication (401/403). Requests riding on the dashboard's
+session cookie must send the token (form field or X-CSRFToken header), as must every dashboard form.
 """
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, request, session
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from service.accounts.auth import uses_bearer_token
@@ -24,9 +25,8 @@ def init_csrf(app: Flask) -> None:
     def _protect_session_requests():
         if request.method in ("GET", "HEAD", "OPTIONS"):
             return None
-        if request.path.startswith("/api/v1/moderation/") and uses_bearer_token():
-            return None
-        if request.path.startswith("/api/v1/") and not request.path.startswith("/api/v1/moderation/"):
+        if request.path.startswith("/api/v1/") and (uses_bearer_token() or "user_id" not in session):
+            # No session cookie, no ambient credentials to forge with: the view's own auth decides.
             return None
         csrf.protect()
         return None

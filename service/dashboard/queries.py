@@ -64,3 +64,21 @@ def queue_counts(session: Session, site_ids: list[int] | None) -> dict[str, int]
         queue: session.scalar(select(func.count()).select_from(queue_query(queue, site_ids).subquery()))
         for queue in QUEUES
     }
+
+
+def policy_changes(session: Session, site_ids: list[int] | None, *, actor: str | None = None,
+                   limit: int = 50) -> list[tuple[Policy, list[str]]]:
+    """Policy versions after the first, newest first, each with what it changed."""
+    from service.admin.operations import policy_diff, rules_of
+
+    query = select(Policy).where(Policy.version > 1)
+    if site_ids is not None:
+        query = query.where(Policy.site_id.in_(site_ids))
+    if actor:
+        query = query.where(Policy.created_by == actor)
+    changes = []
+    for policy in session.scalars(query.order_by(Policy.created_at.desc()).limit(limit)):
+        previous = session.scalar(select(Policy).where(Policy.site_id == policy.site_id,
+                                                       Policy.version == policy.version - 1))
+        changes.append((policy, policy_diff(rules_of(previous), rules_of(policy)) if previous else []))
+    return changes

@@ -164,7 +164,9 @@ def audit():
     site_ids, site = _site_scope(user)
     rows = queries.audit_page(db.session, site_ids, actor=request.args.get("actor") or None,
                               comment_id=request.args.get("comment") or None)
-    return render_template("dashboard/audit.html", user=user, rows=rows, site=site, sites=_sites_for(user))
+    changes = queries.policy_changes(db.session, site_ids, actor=request.args.get("actor") or None)
+    return render_template("dashboard/audit.html", user=user, rows=rows, site=site, sites=_sites_for(user),
+                           policy_changes=changes)
 
 
 def _own_tokens(user) -> list[ApiToken]:

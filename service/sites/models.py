@@ -56,3 +56,5 @@ class Policy(Base):
     word_lists: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(254))
+
+    site: Mapped[Site] = relationship(lazy="joined")

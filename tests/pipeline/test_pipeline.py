@@ -98,3 +98,25 @@ def test_a_banned_author_is_rejected_and_a_suspended_one_held_by_the_worker(stac
 
     assert stack.wait_decided([banned, suspended]) == {banned: "rejected", suspended: "flagged"}
     assert stack.comments([banned])[banned].reasons[0]["text"] == "author banned on this site"
+
+
+def test_a_comment_after_a_policy_change_is_decided_by_the_new_version(stack):
+    from service.accounts.operations import create_api_token, create_user
+    from service.moderation.policy import PolicyRules
+
+    with stack.sessions.begin() as session:
+        user = create_user(session, f"policy-{stack.site_key[-6:]}@example.org", "long enough password", "admin")
+        _, secret = create_api_token(session, user, "test")
+    thresholds = PolicyRules().thresholds_json()
+    thresholds["toxicity"] = {"review_at": 0.0, "reject_at": None}
+    saved = stack.client.post(f"/api/v1/admin/sites/{stack.site_key}/policy",
+                              json={"thresholds": thresholds, "premoderation": "flagged"},
+                              headers={"Authorization": f"Bearer {secret}"})
+    assert saved.status_code == 201
+    stack.start_worker()
+
+    comment_id = stack.post("A perfectly polite remark.")["id"]
+
+    assert stack.wait_decided([comment_id]) == {comment_id: "flagged"}
+    [change] = stack.audit([comment_id])
+    assert change.policy_version == 2

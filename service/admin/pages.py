@@ -1,0 +1,37 @@
+"""Admin pages: the sites list and each site's policy editor with its what-if preview."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template
+
+from service.accounts.auth import current_user
+from service.dashboard.views import signed_in
+from service.extensions import db
+from service.moderation.policy import SCORE_ATTRIBUTES
+from service.sites.models import Site
+from service.sites.operations import current_policy, find_site
+
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+
+
+def _admin():
+    user = current_user()
+    if not user.is_admin:
+        abort(403)
+    return user
+
+
+@bp.get("/")
+@signed_in
+def sites():
+    user = _admin()
+    return render_template("admin/sites.html", user=user, sites=db.session.query(Site).order_by(Site.name).all())
+
+
+@bp.get("/sites/<site_key>/policy")
+@signed_in
+def policy(site_key: str):
+    user = _admin()
+    site = find_site(db.session, site_key) or abort(404)
+    return render_template("admin/policy.html", user=user, site=site, policy=current_policy(db.session, site.id),
+                           attributes=SCORE_ATTRIBUTES)

@@ -1,0 +1,140 @@
+"""Admin API: a site's policy, what-if replay of a candidate, and saving it as a new version."""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Literal
+
+import numpy as np
+from flask import Blueprint, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from service.accounts.auth import current_user
+from service.admin.operations import policy_diff, rules_of, save_policy
+from service.comments.views import json_object
+from service.errors import APIError
+from service.extensions import db
+from service.moderation.policy import SCORE_ATTRIBUTES, PolicyRules, Threshold
+from service.moderation.replay import load_history, replay
+from service.sites.models import Policy
+from service.sites.operations import current_policy, find_site
+
+bp = Blueprint("admin_api", __name__, url_prefix="/api/v1/admin")
+REPLAY_LIMIT = 100_000
+
+
+def admin_required(view):
+    """401 for anonymous callers, 403 for moderators."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        user = current_user()
+        if user is None:
+            raise APIError(401, "unauthorized", "sign in, or send Authorization: Bearer <token>")
+        if not user.is_admin:
+            raise APIError(403, "forbidden", "only admins can change sites and policies")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+class ThresholdIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    review_at: float | None = Field(default=None, ge=0, le=1)
+    reject_at: float | None = Field(default=None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.review_at is not None and self.reject_at is not None and self.reject_at < self.review_at:
+            raise ValueError("reject_at must not be below review_at")
+        return self
+
+
+class PolicyIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    thresholds: dict[Literal[SCORE_ATTRIBUTES], ThresholdIn]  # type: ignore[valid-type]
+    premoderation: Literal["none", "flagged", "all"]
+    banned_words: list[str] = Field(default_factory=list, max_length=5000)
+    suspect_words: list[str] = Field(default_factory=list, max_length=5000)
+
+    @field_validator("banned_words", "suspect_words")
+    @classmethod
+    def _words(cls, words: list[str]) -> list[str]:
+        cleaned = [w.strip() for w in words if w.strip()]
+        if any(len(w) > 64 for w in cleaned):
+            raise ValueError("a listed word may have at most 64 characters")
+        return sorted(dict.fromkeys(cleaned))
+
+    def rules(self) -> PolicyRules:
+        return PolicyRules(
+            thresholds={name: Threshold(t.review_at, t.reject_at) for name, t in self.thresholds.items()},
+            premoderation=self.premoderation,
+            banned_words=tuple(self.banned_words),
+            suspect_words=tuple(self.suspect_words),
+        )
+
+
+def policy_json(policy: Policy) -> dict:
+    rules = rules_of(policy)
+    return {
+        "version": policy.version,
+        "thresholds": rules.thresholds_json(),
+        "premoderation": rules.premoderation,
+        "banned_words": list(rules.banned_words),
+        "suspect_words": list(rules.suspect_words),
+        "created_by": policy.created_by,
+        "created_at": policy.created_at.isoformat(),
+    }
+
+
+def _site(site_key: str):
+    site = find_site(db.session, site_key)
+    if site is None:
+        raise APIError(404, "unknown_site", "no site has this key")
+    return site
+
+
+@bp.get("/sites/<site_key>/policy")
+@admin_required
+def get_policy(site_key: str):
+    site = _site(site_key)
+    history = load_history(db.session, site.id, limit=REPLAY_LIMIT)
+    bins = np.linspace(0, 1, 21)
+    distributions = {
+        name: np.histogram(values[~np.isnan(values)], bins=bins)[0].tolist()
+        for name, values in history.scores.items()
+    }
+    return jsonify({**policy_json(current_policy(db.session, site.id)), "distributions": distributions,
+                    "bins": bins.round(2).tolist()})
+
+
+@bp.post("/sites/<site_key>/policy/replay")
+@admin_required
+def replay_policy(site_key: str):
+    site = _site(site_key)
+    candidate = PolicyIn.model_validate(json_object()).rules()
+    current = rules_of(current_policy(db.session, site.id))
+    result = replay(candidate, current, load_history(db.session, site.id, limit=REPLAY_LIMIT))
+    return jsonify({**result.__dict__, "diff": policy_diff(current, candidate)})
+
+
+@bp.post("/sites/<site_key>/policy")
+@admin_required
+def save(site_key: str):
+    site = _site(site_key)
+    rules = PolicyIn.model_validate(json_object()).rules()
+    policy, diff = save_policy(db.session, site.id, rules, current_user())
+    db.session.commit()
+    return jsonify({**policy_json(policy), "diff": diff}), 201
+
+
+@bp.get("/sites/<site_key>/policy/versions")
+@admin_required
+def versions(site_key: str):
+    site = _site(site_key)
+    policies = db.session.query(Policy).filter(Policy.site_id == site.id).order_by(Policy.version).all()
+    history = []
+    for previous, policy in zip([None, *policies], policies):
+        diff = policy_diff(rules_of(previous), rules_of(policy)) if previous else ["first version"]
+        history.append({**policy_json(policy), "diff": diff})
+    return jsonify({"versions": list(reversed(history))})

@@ -1,0 +1,74 @@
+/* Policy editor: histograms of past scores, a what-if preview as values change, apply or discard. */
+(function () {
+  "use strict";
+  var form = document.getElementById("policy");
+  if (!form) return;
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  var api = "/api/v1/admin/sites/" + encodeURIComponent(form.dataset.site) + "/policy";
+  var initial = new FormData(form), timer = null;
+
+  function number(name) {
+    var value = form.elements[name].value.trim();
+    return value === "" ? null : parseFloat(value);
+  }
+  function words(name) { return form.elements[name].value.split("\n").map(function (w) { return w.trim(); }).filter(Boolean); }
+  function candidate() {
+    var thresholds = {};
+    form.querySelectorAll("tr[data-score]").forEach(function (row) {
+      var name = row.dataset.score;
+      thresholds[name] = { review_at: number(name + ".review_at"), reject_at: number(name + ".reject_at") };
+    });
+    return { thresholds: thresholds, premoderation: form.elements.premoderation.value,
+             banned_words: words("banned_words"), suspect_words: words("suspect_words") };
+  }
+  function send(path, body) {
+    return fetch(api + path, { method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf }, body: JSON.stringify(body) })
+      .then(function (r) { return r.json().then(function (data) { return { ok: r.ok, data: data }; }); });
+  }
+  function list(id, items) {
+    var ul = document.getElementById(id);
+    ul.textContent = "";
+    items.forEach(function (text) { var li = document.createElement("li"); li.textContent = text; ul.appendChild(li); });
+  }
+  function preview() {
+    send("/replay", candidate()).then(function (result) {
+      var d = result.data;
+      if (!result.ok) { document.getElementById("preview-summary").textContent = (d.error && d.error.message) + ": " + JSON.stringify(d.error.fields); return; }
+      document.getElementById("preview-summary").textContent =
+        "Of " + d.comments + " comments: " + d.outcomes.published + " published, " + d.outcomes.flagged + " held, " +
+        d.outcomes.rejected + " rejected; " + d.changed + " would change outcome.";
+      list("preview-diff", d.diff);
+      document.getElementById("preview-agreement").textContent = d.moderated
+        ? "Against " + d.moderated + " moderator decisions: precision " + d.precision + ", recall " + d.recall + ", F1 " + d.f1 + "."
+        : "No moderator decisions to compare with yet.";
+      list("preview-sample", d.changed_sample.map(function (c) { return c.id + ": " + c.from + " → " + c.to; }));
+    });
+  }
+  form.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(preview, 250); });
+  document.getElementById("apply").addEventListener("click", function () {
+    send("", candidate()).then(function (result) {
+      var saved = document.getElementById("saved");
+      if (!result.ok) { saved.textContent = "Not saved: " + JSON.stringify(result.data.error.fields); return; }
+      document.getElementById("version").textContent = result.data.version;
+      saved.textContent = "Saved as version " + result.data.version + ": " + (result.data.diff.join("; ") || "no change");
+      initial = new FormData(form);
+    });
+  });
+  document.getElementById("discard").addEventListener("click", function () {
+    initial.forEach(function (value, name) { form.elements[name].value = value; });
+    preview();
+  });
+  fetch(api, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (data) {
+    form.querySelectorAll("tr[data-score]").forEach(function (row) {
+      var counts = data.distributions[row.dataset.score] || [], top = Math.max.apply(null, counts.concat([1]));
+      var box = row.querySelector(".histogram");
+      counts.forEach(function (count) {
+        var bar = document.createElement("span");
+        bar.style.height = Math.round(100 * count / top) + "%";
+        bar.title = count + " comments";
+        box.appendChild(bar);
+      });
+    });
+  });
+})();
