@@ -66,3 +66,28 @@ def test_a_token_is_shown_once_and_can_be_revoked(signed_in, db_session):
 def test_unknown_queue_is_404_and_audit_page_renders(signed_in):
     assert signed_in.get("/dashboard/queue/everything").status_code == 404
     assert signed_in.get("/dashboard/audit?actor=auto").status_code == 200
+
+
+def test_matched_words_are_highlighted_and_still_escaped():
+    from service.comments.models import Comment
+    from service.dashboard.views import highlighted
+
+    comment = Comment(body="<b>you</b> 1d10t!", reasons=[{"code": "banned_word", "start": 11, "end": 16}])
+    assert highlighted(comment) == [("<b>you</b> ", False), ("1d10t", True), ("!", False)]
+
+
+def test_card_marks_the_words_without_interpreting_html(signed_in, db_session, site):
+    from service.comments.models import Comment
+
+    response = signed_in.application.test_client().post("/api/v1/comments", json={
+        "site": site.public_key, "article": {"id": "h"}, "author": {"name": "H"}, "body": "<i>x</i> 1d10t"})
+    comment = db_session.get(Comment, response.get_json()["id"])
+    comment.status = "flagged"
+    comment.reasons = [{"code": "banned_word", "attribute": "idiot", "start": 9, "end": 14, "text": "banned word: idiot"}]
+    db_session.commit()
+    from service.accounts.operations import assign_site, find_user
+
+    assign_site(find_user(db_session, "pages@news.example"), site)
+    db_session.commit()
+    page = signed_in.get("/dashboard/queue/flagged").get_data(as_text=True)
+    assert "&lt;i&gt;x&lt;/i&gt; <mark>1d10t</mark>" in page

@@ -61,7 +61,7 @@ def author_history(session: Session, comments: list[Comment]) -> Counter:
     return Counter({(site, author, status): count for site, author, status, count in rows})
 
 
-def scoring_inputs(comments: list[Comment], history: Counter) -> list[ScoringInput]:
+def scoring_inputs(comments: list[Comment], history: Counter, rules: dict[int, PolicyRules]) -> list[ScoringInput]:
     return [
         ScoringInput(
             body=c.body,
@@ -73,6 +73,7 @@ def scoring_inputs(comments: list[Comment], history: Counter) -> list[ScoringInp
             at=c.created_at.timestamp(),
             prior_rejected=history[(c.site_id, c.author_key, REJECTED)],
             prior_published=history[(c.site_id, c.author_key, PUBLISHED)],
+            deny_domains=frozenset(rules[c.site_id].deny_domains),
         )
         for c in comments
     ]
@@ -85,17 +86,19 @@ def score_and_decide(
     comments = claim_pending(session, comment_ids)
     if not comments:
         return []
-    items = scoring_inputs(comments, author_history(session, comments))
+    policies: dict[int, Policy] = {site_id: current_policy(session, site_id) for site_id in {c.site_id for c in comments}}
+    rules_by_site = {site_id: PolicyRules.from_stored(p.thresholds, p.premoderation, p.word_lists)
+                     for site_id, p in policies.items()}
+    history = author_history(session, comments)
+    items = scoring_inputs(comments, history, rules_by_site)
     results = scorers.score(items, SessionSpamModels(session, spam_cache))
     restrictions = active_restrictions(session, {(c.site_id, c.author_key) for c in comments})
-    policies: dict[int, Policy] = {}
     decisions = []
     for comment, result in zip(comments, results):
-        if comment.site_id not in policies:
-            policies[comment.site_id] = current_policy(session, comment.site_id)
-        policy = policies[comment.site_id]
-        rules = PolicyRules.from_stored(policy.thresholds, policy.premoderation, policy.word_lists)
-        verdict = restrict(apply_policy(rules, result.scores, result.spam_contributions, comment.body),
+        policy, rules = policies[comment.site_id], rules_by_site[comment.site_id]
+        published_before = history[(comment.site_id, comment.author_key, PUBLISHED)]
+        verdict = restrict(apply_policy(rules, result.scores, result.spam_contributions, comment.body,
+                                        published_before),
                            restrictions.get((comment.site_id, comment.author_key)))
         scored = ScoredComment(comment.id, result.scores, result.sources, result.signals)
         if record_automatic_decision(session, scored, verdict, policy):

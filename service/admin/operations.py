@@ -29,8 +29,14 @@ def policy_diff(old: PolicyRules, new: PolicyRules) -> list[str]:
                 lines.append(f"{name} {level} {_level(a)} → {_level(b)}")
     if old.premoderation != new.premoderation:
         lines.append(f"pre-moderation {old.premoderation} → {new.premoderation}")
+    for label, a, b in (("hold first comments of new authors", old.hold_first, new.hold_first),
+                        ("max links", old.max_links, new.max_links)):
+        if a != b:
+            lines.append(f"{label} {a if a is not None else 'off'} → {b if b is not None else 'off'}")
     for label, a, b in (("banned words", old.banned_words, new.banned_words),
-                        ("suspect words", old.suspect_words, new.suspect_words)):
+                        ("suspect words", old.suspect_words, new.suspect_words),
+                        ("allowed domains", old.allow_domains, new.allow_domains),
+                        ("denied domains", old.deny_domains, new.deny_domains)):
         added, removed = sorted(set(b) - set(a)), sorted(set(a) - set(b))
         if added:
             lines.append(f"{label} + {', '.join(added)}")

@@ -56,6 +56,18 @@ class PolicyIn(BaseModel):
     premoderation: Literal["none", "flagged", "all"]
     banned_words: list[str] = Field(default_factory=list, max_length=5000)
     suspect_words: list[str] = Field(default_factory=list, max_length=5000)
+    hold_first: int = Field(default=0, ge=0, le=1000)
+    max_links: int | None = Field(default=None, ge=0, le=100)
+    allow_domains: list[str] = Field(default_factory=list, max_length=1000)
+    deny_domains: list[str] = Field(default_factory=list, max_length=1000)
+
+    @field_validator("allow_domains", "deny_domains")
+    @classmethod
+    def _domains(cls, domains: list[str]) -> list[str]:
+        cleaned = [d.strip().lower().removeprefix("www.") for d in domains if d.strip()]
+        if any(len(d) > 253 or " " in d or "/" in d for d in cleaned):
+            raise ValueError("list bare domain names, such as casino.example")
+        return sorted(dict.fromkeys(cleaned))
 
     @field_validator("banned_words", "suspect_words")
     @classmethod
@@ -71,6 +83,10 @@ class PolicyIn(BaseModel):
             premoderation=self.premoderation,
             banned_words=tuple(self.banned_words),
             suspect_words=tuple(self.suspect_words),
+            hold_first=self.hold_first,
+            max_links=self.max_links,
+            allow_domains=tuple(self.allow_domains),
+            deny_domains=tuple(self.deny_domains),
         )
 
 
@@ -82,6 +98,10 @@ def policy_json(policy: Policy) -> dict:
         "premoderation": rules.premoderation,
         "banned_words": list(rules.banned_words),
         "suspect_words": list(rules.suspect_words),
+        "hold_first": rules.hold_first,
+        "max_links": rules.max_links,
+        "allow_domains": list(rules.allow_domains),
+        "deny_domains": list(rules.deny_domains),
         "created_by": policy.created_by,
         "created_at": policy.created_at.isoformat(),
     }

@@ -33,6 +33,20 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard", template_folder="
 STREAM_SECONDS = 25
 
 
+@bp.app_template_filter("highlighted")
+def highlighted(comment: Comment) -> list[tuple[str, bool]]:
+    """The body cut into (text, matched) pieces at the spans of the words its reasons name."""
+    spans = sorted({(r["start"], r["end"]) for r in comment.reasons or []
+                    if isinstance(r.get("start"), int) and isinstance(r.get("end"), int)})
+    pieces, at = [], 0
+    for start, end in spans:
+        if start < at or end > len(comment.body):
+            continue
+        pieces += [(comment.body[at:start], False), (comment.body[start:end], True)]
+        at = end
+    return [p for p in pieces + [(comment.body[at:], False)] if p[0]]
+
+
 def signed_in(view):
     """Send anonymous visitors to the sign-in page (pages; fragments and streams answer 401)."""
 

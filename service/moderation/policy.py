@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Mapping
 
+from service.moderation.links import link_domains, matches_domain
 from service.moderation.wordlists import WordList
 
 from service.comments.models import FLAGGED, PUBLISHED, REJECTED
@@ -71,21 +72,35 @@ class PolicyRules:
     premoderation: str = "flagged"
     banned_words: tuple[str, ...] = ()
     suspect_words: tuple[str, ...] = ()
+    #: Hold a new author's first N comments on the site for review (0: off).
+    hold_first: int = 0
+    #: More links than this are held (None: no limit); denied domains reject; with an allow list, other
+    #: domains are held.
+    max_links: int | None = None
+    allow_domains: tuple[str, ...] = ()
+    deny_domains: tuple[str, ...] = ()
 
     @classmethod
     def from_stored(cls, thresholds: Mapping[str, Mapping], premoderation: str,
-                    word_lists: Mapping[str, list] | None = None) -> "PolicyRules":
-        """Build rules from a Policy row's JSON."""
-        word_lists = word_lists or {}
+                    word_lists: Mapping | None = None) -> "PolicyRules":
+        """Build rules from a Policy row's JSON (word lists and the other rules live in `word_lists`)."""
+        stored = word_lists or {}
         return cls(
             thresholds={name: Threshold(t.get("review_at"), t.get("reject_at")) for name, t in thresholds.items()},
             premoderation=premoderation,
-            banned_words=tuple(word_lists.get("banned", ())),
-            suspect_words=tuple(word_lists.get("suspect", ())),
+            banned_words=tuple(stored.get("banned", ())),
+            suspect_words=tuple(stored.get("suspect", ())),
+            hold_first=int(stored.get("hold_first", 0)),
+            max_links=stored.get("max_links"),
+            allow_domains=tuple(stored.get("allow_domains", ())),
+            deny_domains=tuple(stored.get("deny_domains", ())),
         )
 
-    def word_lists_json(self) -> dict[str, list[str]]:
-        return {"banned": list(self.banned_words), "suspect": list(self.suspect_words)}
+    def word_lists_json(self) -> dict:
+        """Word lists and the author and link rules, as stored beside the thresholds."""
+        return {"banned": list(self.banned_words), "suspect": list(self.suspect_words), "hold_first": self.hold_first,
+                "max_links": self.max_links, "allow_domains": list(self.allow_domains),
+                "deny_domains": list(self.deny_domains)}
 
     def thresholds_json(self) -> dict[str, dict]:
         return {name: {"review_at": t.review_at, "reject_at": t.reject_at} for name, t in self.thresholds.items()}
@@ -111,8 +126,13 @@ class Reason:
             return f"{self.code.replace('_', ' ')}: {self.attribute}"
         if self.code == "spam_signal":
             return f"spam signal: {SPAM_SIGNAL_LABELS.get(self.attribute, self.attribute)}"
+        if self.code == "too_many_links":
+            return f"{int(self.value)} links > max {int(self.threshold)}"
+        if self.code in ("denied_domain", "unlisted_domain"):
+            return f"{self.code.replace('_', ' ')}: {self.attribute}"
         return {
             "premoderation": "pre-moderation holds every comment",
+            "new_author": "a new author's first comments are held",
             "author_banned": "author banned on this site",
             "author_suspended": "author suspended on this site",
         }.get(self.code, self.code)
@@ -169,14 +189,34 @@ def word_reasons(rules: PolicyRules, text: str | None) -> tuple[list[Reason], li
     return found[0], found[1]
 
 
+def link_reasons(rules: PolicyRules, text: str | None) -> tuple[list[Reason], list[Reason]]:
+    """Links to denied domains (reject); too many links, or domains off the allow list (review)."""
+    domains = link_domains(text) if text else []
+    if not domains:
+        return [], []
+    denied = [Reason("denied_domain", d) for d in dict.fromkeys(domains) if matches_domain(d, rules.deny_domains)]
+    review = []
+    if rules.max_links is not None and len(domains) > rules.max_links:
+        review.append(Reason("too_many_links", value=len(domains), threshold=rules.max_links))
+    if rules.allow_domains:
+        review += [Reason("unlisted_domain", d) for d in dict.fromkeys(domains)
+                   if not matches_domain(d, rules.allow_domains) and not matches_domain(d, rules.deny_domains)]
+    return denied, review
+
+
 def apply_policy(
     rules: PolicyRules, scores: Mapping[str, float], spam_contributions: Mapping[str, float] | None = None,
-    text: str | None = None,
+    text: str | None = None, prior_comments: int | None = None,
 ) -> Verdict:
-    """Decide published, flagged or rejected for one comment's scores (and words, given its text)."""
+    """Decide published, flagged or rejected for one comment's scores; given its text, its words and links;
+    given how many comments its author had published before, the new-author rule."""
     contributions = spam_contributions or {}
     banned, suspect = word_reasons(rules, text)
-    rejecting = banned + crossed_thresholds(rules, scores, "reject_at")
+    denied_links, held_links = link_reasons(rules, text)
+    if rules.hold_first and prior_comments is not None and prior_comments < rules.hold_first:
+        suspect = suspect + [Reason("new_author")]
+    suspect = suspect + held_links
+    rejecting = banned + denied_links + crossed_thresholds(rules, scores, "reject_at")
     if rejecting:
         return Verdict(REJECTED, tuple(_explained(rejecting, contributions)))
     reviewing = suspect + _explained(crossed_thresholds(rules, scores, "review_at"), contributions)

@@ -123,3 +123,30 @@ def test_banned_words_reject_and_suspect_words_hold_with_where_they_are():
 def test_word_lists_survive_the_stored_json_round_trip():
     rules = PolicyRules(banned_words=("a",), suspect_words=("b", "c"))
     assert PolicyRules.from_stored(rules.thresholds_json(), "flagged", rules.word_lists_json()) == rules
+
+
+def test_link_rules_reject_denied_domains_and_hold_too_many_or_unlisted_links():
+    rules = PolicyRules(max_links=1, allow_domains=("news.example",), deny_domains=("casino.example",))
+
+    denied = apply_policy(rules, {}, text="win at https://www.play.casino.example/x")
+    many = apply_policy(rules, {}, text="https://news.example/a and https://news.example/b")
+    unlisted = apply_policy(rules, {}, text="see https://other.example")
+    fine = apply_policy(rules, {}, text="see https://sub.news.example/story")
+
+    assert (denied.status, denied.reasons[0].text) == (REJECTED, "denied domain: play.casino.example")
+    assert (many.status, many.reasons[0].text) == (FLAGGED, "2 links > max 1")
+    assert (unlisted.status, unlisted.reasons[0].text) == (FLAGGED, "unlisted domain: other.example")
+    assert fine.status == PUBLISHED
+
+
+def test_a_new_authors_first_comments_are_held():
+    rules = PolicyRules(hold_first=2)
+    assert apply_policy(rules, {}, text="hello", prior_comments=1).status == FLAGGED
+    assert apply_policy(rules, {}, text="hello", prior_comments=2).status == PUBLISHED
+    assert apply_policy(PolicyRules(), {}, text="hello", prior_comments=0).status == PUBLISHED
+
+
+def test_all_rules_survive_the_stored_json_round_trip():
+    rules = PolicyRules(banned_words=("a",), hold_first=3, max_links=2, allow_domains=("x.example",),
+                        deny_domains=("y.example",))
+    assert PolicyRules.from_stored(rules.thresholds_json(), "flagged", rules.word_lists_json()) == rules

@@ -18,8 +18,12 @@
       var name = row.dataset.score;
       thresholds[name] = { review_at: number(name + ".review_at"), reject_at: number(name + ".reject_at") };
     });
+    var maxLinks = form.elements.max_links.value.trim();
     return { thresholds: thresholds, premoderation: form.elements.premoderation.value,
-             banned_words: words("banned_words"), suspect_words: words("suspect_words") };
+             banned_words: words("banned_words"), suspect_words: words("suspect_words"),
+             hold_first: parseInt(form.elements.hold_first.value || "0", 10),
+             max_links: maxLinks === "" ? null : parseInt(maxLinks, 10),
+             allow_domains: words("allow_domains"), deny_domains: words("deny_domains") };
   }
   function send(path, body) {
     return fetch(api + path, { method: "POST", credentials: "same-origin",

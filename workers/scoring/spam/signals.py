@@ -6,11 +6,10 @@ import hashlib
 import re
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import redis
 
-URL = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
+from service.moderation.links import URL, link_domains, matches_domain
 BARE_DOMAIN = re.compile(r"\b[a-z0-9-]{2,}\.(?:com|net|org|info|biz|ru|xyz|top|club|online|site|ly|gl|me|co)\b", re.I)
 EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
 PHONE = re.compile(r"(?:\+?\d[\s().-]?){9,}\d")
@@ -48,16 +47,6 @@ DUPLICATE_WINDOW_SECONDS = 3600
 VELOCITY_WINDOW_SECONDS = 600
 
 
-def link_domains(body: str) -> list[str]:
-    domains = []
-    for match in URL.findall(body):
-        url = match if "://" in match else "http://" + match
-        host = (urlsplit(url).hostname or "").removeprefix("www.")
-        if host:
-            domains.append(host)
-    return domains
-
-
 def _shouting(body: str) -> float:
     letters = [ch for ch in body if ch.isalpha()]
     if len(letters) < 20:
@@ -74,7 +63,7 @@ def text_signals(body: str, honeypot_filled: bool, deny_domains: frozenset[str] 
         "honeypot": 1.0 if honeypot_filled else 0.0,
         "links": min(link_count, 5) / 5,
         "shortener": 1.0 if any(d in SHORTENERS for d in domains) else 0.0,
-        "denied_domain": 1.0 if any(d in deny_domains or d.split(".", 1)[-1] in deny_domains for d in domains) else 0.0,
+        "denied_domain": 1.0 if any(matches_domain(d, deny_domains) for d in domains) else 0.0,
         "contact_details": 1.0 if EMAIL.search(body) or PHONE.search(body) else 0.0,
         "promotion": min(len(PROMOTION.findall(body)), 3) / 3,
         "shouting": _shouting(body),
