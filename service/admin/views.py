@@ -6,7 +6,7 @@ from functools import wraps
 from typing import Literal
 
 import numpy as np
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from service.accounts.auth import current_user
@@ -17,7 +17,10 @@ from service.extensions import db
 from service.moderation.policy import SCORE_ATTRIBUTES, PolicyRules, Threshold
 from service.moderation.replay import load_history, replay
 from service.sites.models import Policy
-from service.sites.operations import current_policy, find_site
+from service.accounts.models import User
+from service.sites.operations import (
+    InvalidOrigin, create_site, current_policy, find_site, rotate_key, set_article_closed, set_origins,
+)
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/v1/admin")
 REPLAY_LIMIT = 100_000
@@ -158,3 +161,94 @@ def versions(site_key: str):
         diff = policy_diff(rules_of(previous), rules_of(policy)) if previous else ["first version"]
         history.append({**policy_json(policy), "diff": diff})
     return jsonify({"versions": list(reversed(history))})
+
+
+class SiteIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    origins: list[str] | None = Field(default=None, max_length=100)
+    closed: bool | None = None
+
+
+def site_json(site) -> dict:
+    return {"name": site.name, "public_key": site.public_key, "origins": site.origin_urls, "closed": site.closed}
+
+
+def _changed(site) -> None:
+    db.session.commit()
+    current_app.extensions["modqueue.site_cache"].forget(site.public_key)
+
+
+@bp.post("/sites")
+@admin_required
+def create():
+    data = SiteIn.model_validate(json_object())
+    if not data.name or not data.origins:
+        raise APIError(422, "validation_failed", "a site needs a name and origins",
+                       {"name": "required", "origins": "at least one"})
+    try:
+        site = create_site(db.session, data.name, data.origins, created_by=current_user().email)
+    except InvalidOrigin as exc:
+        raise APIError(422, "validation_failed", str(exc), {"origins": str(exc)}) from None
+    db.session.commit()
+    return jsonify(site_json(site)), 201
+
+
+@bp.patch("/sites/<site_key>")
+@admin_required
+def update(site_key: str):
+    site = _site(site_key)
+    data = SiteIn.model_validate(json_object())
+    if data.name is not None:
+        site.name = data.name
+    if data.closed is not None:
+        site.closed = data.closed
+    if data.origins is not None:
+        try:
+            set_origins(site, data.origins)
+        except InvalidOrigin as exc:
+            raise APIError(422, "validation_failed", str(exc), {"origins": str(exc)}) from None
+    _changed(site)
+    return jsonify(site_json(site))
+
+
+@bp.post("/sites/<site_key>/rotate-key")
+@admin_required
+def rotate(site_key: str):
+    site = _site(site_key)
+    rotate_key(site)
+    _changed(site)
+    current_app.extensions["modqueue.site_cache"].forget(site_key)
+    return jsonify(site_json(site))
+
+
+@bp.put("/sites/<site_key>/moderators")
+@admin_required
+def moderators(site_key: str):
+    site = _site(site_key)
+    emails = json_object().get("emails")
+    if not isinstance(emails, list) or not all(isinstance(e, str) for e in emails):
+        raise APIError(422, "validation_failed", "emails must be a list", {"emails": "a list of emails"})
+    users = db.session.query(User).filter(User.email.in_([e.strip().lower() for e in emails])).all()
+    if len(users) != len(set(e.strip().lower() for e in emails)):
+        raise APIError(422, "validation_failed", "unknown account", {"emails": "every email must be an account"})
+    for user in db.session.query(User).filter(User.sites.contains(site)).all():
+        if user not in users:
+            user.sites.remove(site)
+    for user in users:
+        if site not in user.sites:
+            user.sites.append(site)
+    db.session.commit()
+    return jsonify({"moderators": sorted(u.email for u in users)})
+
+
+@bp.post("/sites/<site_key>/articles/<path:article_id>/closed")
+@admin_required
+def close_article(site_key: str, article_id: str):
+    site = _site(site_key)
+    closed = json_object().get("closed", True)
+    if not isinstance(closed, bool):
+        raise APIError(422, "validation_failed", "closed must be true or false", {"closed": "a boolean"})
+    set_article_closed(db.session, site, article_id, closed)
+    _changed(site)
+    return jsonify({"article_id": article_id, "closed": closed})

@@ -73,6 +73,8 @@ def submit_comment(
     fingerprint = data.fingerprint()
     if idempotency_key and (existing := _replay(session, site, idempotency_key, fingerprint)):
         return existing, False
+    if getattr(site, "closed", False) or data.article.id in getattr(site, "closed_articles", ()):
+        raise SubmissionError(403, "commenting_closed", "comments are closed here")
     article_id = article_ids.get(site.id, data.article.id) if article_ids else None
     if article_id is None:
         article_id = get_or_create_article(session, site, data.article).id
@@ -132,3 +134,8 @@ def report_comment(session: Session, comment: Comment, data: ReportIn, remote_ad
     session.add(report)
     session.flush()
     return report
+
+
+def article_closed(session: Session, site: Site, external_id: str) -> bool:
+    article = _find_article(session, site, external_id)
+    return bool(article and article.closed)

@@ -103,7 +103,9 @@ def article_comments(site_key: str, article_id: str):
         raise APIError(404, "unknown_site", "no site has this key")
     allow_origins_of_site(site.origin_urls)
     comments = operations.published_comments(db.session, site, article_id)
-    return jsonify({"article_id": article_id, "count": len(comments), "comments": thread_json(comments)})
+    closed = site.closed or operations.article_closed(db.session, site, article_id)
+    return jsonify({"article_id": article_id, "count": len(comments), "closed": closed,
+                    "comments": thread_json(comments)})
 
 
 @bp.post("/comments/<comment_id>/reports")

@@ -72,10 +72,36 @@ class SiteRef:
     id: int
     public_key: str
     origin_urls: tuple[str, ...]
+    closed: bool = False
+    closed_articles: frozenset[str] = frozenset()
+
+
+def set_origins(site: Site, origins: list[str]) -> None:
+    wanted = list(dict.fromkeys(normalize_origin(u) for u in origins))
+    site.origins = [o for o in site.origins if o.origin in wanted] + [
+        SiteOrigin(origin=o) for o in wanted if o not in site.origin_urls]
+
+
+def rotate_key(site: Site) -> str:
+    """Give the site a new public key; pages embedding the old one stop working until updated."""
+    site.public_key = new_key("site")
+    return site.public_key
+
+
+def set_article_closed(session: Session, site: Site, external_id: str, closed: bool) -> None:
+    from service.comments.models import Article
+
+    article = session.scalar(select(Article).where(Article.site_id == site.id, Article.external_id == external_id))
+    if article is None:
+        article = Article(site_id=site.id, external_id=external_id)
+        session.add(article)
+    article.closed = closed
+    session.flush()
 
 
 class SiteCache:
-    """Sites by public key, kept for `ttl` seconds per process (a change of origins takes that long to show)."""
+    """Sites by public key, kept for `ttl` seconds per process: a change of origins, or closing a site or an
+    article, takes that long to reach every web process."""
 
     def __init__(self, ttl: float = 30.0, max_entries: int = 10_000):
         self.ttl, self.max_entries = ttl, max_entries
@@ -87,8 +113,18 @@ class SiteCache:
         if cached is not None and cached[0] > now:
             return cached[1]
         site = find_site(session, public_key)
-        ref = SiteRef(site.id, site.public_key, tuple(site.origin_urls)) if site is not None else None
+        ref = None
+        if site is not None:
+            from service.comments.models import Article
+
+            closed = frozenset(session.scalars(
+                select(Article.external_id).where(Article.site_id == site.id, Article.closed.is_(True))))
+            ref = SiteRef(site.id, site.public_key, tuple(site.origin_urls), site.closed, closed)
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
         self._entries[public_key] = (now + self.ttl, ref)
         return ref
+
+    def forget(self, public_key: str) -> None:
+        """Drop a site changed by this process (other processes see the change within `ttl`)."""
+        self._entries.pop(public_key, None)

@@ -94,6 +94,8 @@
   Thread.prototype.render = function (thread, own) {
     var self = this, published = {}, waiting = false, kept = [];
     this.heading.textContent = "Comments (" + thread.count + ")";
+    var form = this.root.querySelector(".mq > form");
+    if (thread.closed && form) { form.remove(); this.say("Comments are closed."); }
     this.list.textContent = "";
     thread.comments.forEach(function (c) { self.list.appendChild(self.item(c, published)); });
     own.forEach(function (c) {
@@ -194,7 +196,7 @@
           var wait = parseInt(result.retryAfter, 10);
           general.textContent = "You are posting too fast. Please wait " + (wait > 0 ? wait + " seconds" : "a moment") + " and try again.";
         } else if (result.status === 403) {
-          general.textContent = "Comments are not enabled on this page.";
+          general.textContent = error.code === "commenting_closed" ? "Comments are closed." : "Comments are not enabled on this page.";
         } else {
           general.textContent = error.message || "Your comment could not be posted. Please try again.";
         }
