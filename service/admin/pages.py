@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template
 
 from service.accounts.auth import current_user
+from service.accounts.models import User
 from service.dashboard.views import signed_in
 from service.extensions import db
 from service.moderation.policy import SCORE_ATTRIBUTES
@@ -35,3 +36,12 @@ def policy(site_key: str):
     site = find_site(db.session, site_key) or abort(404)
     return render_template("admin/policy.html", user=user, site=site, policy=current_policy(db.session, site.id),
                            attributes=SCORE_ATTRIBUTES)
+
+
+@bp.get("/sites/<site_key>")
+@signed_in
+def site(site_key: str):
+    user = _admin()
+    found = find_site(db.session, site_key) or abort(404)
+    moderators = db.session.query(User).filter(User.role == "moderator").order_by(User.email).all()
+    return render_template("admin/site.html", user=user, site=found, moderators=moderators)

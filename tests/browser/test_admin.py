@@ -90,3 +90,24 @@ def test_a_moderator_cannot_open_the_admin_pages_or_call_the_admin_api(browser, 
                                          data={"thresholds": {}, "premoderation": "all"},
                                          headers={"X-CSRFToken": token})
     assert response.status == 403
+
+
+def test_admin_creates_a_site_and_closes_an_article_from_the_pages(browser, live):
+    page = sign_in(browser, live, "sites-admin@tune.example", "admin")
+    page.goto(f"{live.base}/admin/")
+    new_site = page.get_by_role("form", name="New site")
+    new_site.get_by_label("Name").fill("Evening Post")
+    new_site.get_by_label("Origins (one per line)").fill("https://evening.example")
+    new_site.get_by_role("button", name="Create site").click()
+    row = page.locator("tr", has_text="Evening Post")
+    expect(row).to_contain_text("https://evening.example")
+    key = row.locator("code").inner_text()
+
+    row.get_by_role("link", name="Settings").click()
+    close = page.get_by_role("form", name="Close an article")
+    close.get_by_label("Article id").fill("yesterday")
+    close.get_by_role("button", name="Save article").click()
+    expect(close.get_by_role("status")).to_have_text("Saved.")
+
+    thread = httpx.get(f"{live.base}/api/v1/sites/{key}/articles/yesterday/comments").json()
+    assert thread["closed"] is True

@@ -1,9 +1,34 @@
-/* Policy editor: histograms of past scores, a what-if preview as values change, apply or discard. */
+/* Admin pages: forms that call the admin API, and the policy editor (histograms, what-if preview). */
 (function () {
   "use strict";
+  var token = document.querySelector('meta[name="csrf-token"]').content;
+  document.querySelectorAll("form.api-form").forEach(function (apiForm) {
+    apiForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (apiForm.dataset.confirm && !window.confirm(apiForm.dataset.confirm)) return;
+      var body = {}, url = apiForm.dataset.url;
+      Array.prototype.forEach.call(apiForm.elements, function (field) {
+        if (!field.name) return;
+        if (field.hasAttribute("data-path")) { url = url.replace("{" + field.name + "}", encodeURIComponent(field.value.trim())); return; }
+        if (field.hasAttribute("data-multi")) { body[field.name] = (body[field.name] || []).concat(field.checked ? [field.value] : []); return; }
+        if (field.type === "checkbox") { body[field.name] = field.checked; return; }
+        body[field.name] = field.hasAttribute("data-list")
+          ? field.value.split("\n").map(function (v) { return v.trim(); }).filter(Boolean) : field.value;
+      });
+      fetch(url, { method: apiForm.dataset.method, credentials: "same-origin",
+                   headers: { "Content-Type": "application/json", "X-CSRFToken": token }, body: JSON.stringify(body) })
+        .then(function (r) { return r.json().then(function (data) { return { ok: r.ok, data: data }; }); })
+        .then(function (result) {
+          var out = apiForm.querySelector(".result");
+          if (!result.ok) { out.textContent = (result.data.error && result.data.error.message) || "Not saved."; return; }
+          if (apiForm.dataset.then === "reload") { window.location.reload(); return; }
+          out.textContent = "Saved.";
+        });
+    });
+  });
   var form = document.getElementById("policy");
   if (!form) return;
-  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  var csrf = token;
   var api = "/api/v1/admin/sites/" + encodeURIComponent(form.dataset.site) + "/policy";
   var initial = new FormData(form), timer = null;
 
