@@ -25,9 +25,12 @@ def init_csrf(app: Flask) -> None:
     def _protect_session_requests():
         if request.method in ("GET", "HEAD", "OPTIONS"):
             return None
-        if request.path.startswith("/api/v1/") and (uses_bearer_token() or "user_id" not in session):
-            # No session cookie, no ambient credentials to forge with: the view's own auth decides.
-            return None
+        if request.path.startswith("/api/v1/"):
+            session_api = request.path.startswith(("/api/v1/moderation/", "/api/v1/admin/"))
+            # The public API never reads the session; a bearer token or no signed-in session carries no
+            # ambient credentials to forge with, and the view's own authentication decides.
+            if not session_api or uses_bearer_token() or "user_id" not in session:
+                return None
         csrf.protect()
         return None
 

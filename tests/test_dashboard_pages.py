@@ -91,3 +91,9 @@ def test_card_marks_the_words_without_interpreting_html(signed_in, db_session, s
     db_session.commit()
     page = signed_in.get("/dashboard/queue/flagged").get_data(as_text=True)
     assert "&lt;i&gt;x&lt;/i&gt; <mark>1d10t</mark>" in page
+
+
+def test_a_signed_in_moderator_can_still_post_through_the_public_api(signed_in, site):
+    response = signed_in.post("/api/v1/comments", json={
+        "site": site.public_key, "article": {"id": "demo"}, "author": {"name": "Mod"}, "body": "from the demo page"})
+    assert response.status_code == 202

@@ -45,3 +45,15 @@ def site(site_key: str):
     found = find_site(db.session, site_key) or abort(404)
     moderators = db.session.query(User).filter(User.role == "moderator").order_by(User.email).all()
     return render_template("admin/site.html", user=user, site=found, moderators=moderators)
+
+
+@bp.get("/sites/<site_key>/stats")
+@signed_in
+def stats(site_key: str):
+    from service.admin.stats import site_stats
+
+    user = _admin()
+    found = find_site(db.session, site_key) or abort(404)
+    figures = site_stats(db.session, found.id, 30)
+    peak = max([sum(c.values()) for c in figures["comments_by_day"].values()] + [1])
+    return render_template("admin/stats.html", user=user, site=found, stats=figures, peak=peak)

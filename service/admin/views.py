@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from service.accounts.auth import current_user
 from service.admin.operations import policy_diff, rules_of, save_policy
+from service.admin.stats import site_stats
 from service.comments.views import json_object
 from service.errors import APIError
 from service.extensions import db
@@ -252,3 +253,14 @@ def close_article(site_key: str, article_id: str):
     set_article_closed(db.session, site, article_id, closed)
     _changed(site)
     return jsonify({"article_id": article_id, "closed": closed})
+
+
+@bp.get("/sites/<site_key>/stats")
+@admin_required
+def stats(site_key: str):
+    site = _site(site_key)
+    try:
+        days = min(max(int(request.args.get("days", 30)), 1), 366)
+    except ValueError:
+        raise APIError(422, "validation_failed", "days must be a number", {"days": "1-366"}) from None
+    return jsonify(site_stats(db.session, site.id, days))
