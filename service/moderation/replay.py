@@ -65,14 +65,26 @@ def load_history(session: Session, site_id: int, limit: int = 100_000) -> Histor
         select(StatusChange.comment_id, func.max(StatusChange.id).label("change_id"))
         .where(StatusChange.actor != AUTO_ACTOR).group_by(StatusChange.comment_id).subquery()
     )
-    recent = (select(Comment.id, Comment.scores).where(Comment.site_id == site_id, Comment.status != PENDING)
+    # Each score comes out of the JSON as its own float column, so no row is decoded in Python.
+    score_columns = [Comment.scores[name].as_float().label(name) for name in SCORE_ATTRIBUTES]
+    recent = (select(Comment.id, *score_columns).where(Comment.site_id == site_id, Comment.status != PENDING)
               .order_by(Comment.id.desc()).limit(limit).subquery())
     rows = session.execute(
-        select(recent.c.id, recent.c.scores, StatusChange.to_status)
+        select(recent.c.id, *(recent.c[name] for name in SCORE_ATTRIBUTES), StatusChange.to_status)
         .outerjoin(latest_human, latest_human.c.comment_id == recent.c.id)
         .outerjoin(StatusChange, StatusChange.id == latest_human.c.change_id)
     ).all()
-    return build_history([tuple(row) for row in rows])
+    if not rows:
+        return build_history([])
+    columns = list(zip(*rows))
+    values = np.array(columns[1:-1], dtype=float)  # None (no such score) becomes NaN
+    moderator = columns[-1]
+    return History(
+        ids=list(columns[0]),
+        scores={name: values[i] for i, name in enumerate(SCORE_ATTRIBUTES)},
+        moderated=np.array([s is not None for s in moderator], dtype=bool),
+        moderator_rejected=np.array([s == REJECTED for s in moderator], dtype=bool),
+    )
 
 
 def outcomes(rules: PolicyRules, history: History) -> np.ndarray:

@@ -66,6 +66,8 @@ def test_admin_previews_applies_a_lower_threshold_and_the_next_comment_follows_i
     page.get_by_label("toxicity review at", exact=True).fill("0")
     expect(summary).to_contain_text("Of 3 comments: 0 published, 3 held, 0 rejected; 2 would change outcome.")
     expect(page.locator("#preview-diff")).to_contain_text("toxicity review_at 0.80 → 0.00")
+    expect(page.locator("#preview-chart .chart-row")).to_have_count(7)
+    expect(page.locator("#preview-chart .chart-row", has_text="held")).to_contain_text("3")
     page.get_by_role("button", name="Apply as a new version").click()
     expect(page.get_by_role("status").filter(has_text="Saved as version")).to_contain_text("Saved as version 2")
 

@@ -60,6 +60,20 @@
     ul.textContent = "";
     items.forEach(function (text) { var li = document.createElement("li"); li.textContent = text; ul.appendChild(li); });
   }
+  function chart(rows) {
+    var box = document.getElementById("preview-chart");
+    box.textContent = "";
+    rows.forEach(function (row) {
+      var line = document.createElement("div"), label = document.createElement("span"),
+          bar = document.createElement("span"), value = document.createElement("span");
+      line.className = "chart-row"; label.className = "chart-label"; label.textContent = row[0];
+      bar.className = "seg seg-" + (row[2] === 1 ? "published" : row[0] === "held" ? "flagged" : row[0] === "rejected" ? "rejected" : "pending");
+      bar.style.width = (row[1] === null || !row[2] ? 0 : 70 * row[1] / row[2]) + "%";
+      value.className = "muted"; value.textContent = row[1] === null ? "—" : row[1];
+      line.appendChild(label); line.appendChild(bar); line.appendChild(value); box.appendChild(line);
+    });
+  }
+
   function preview() {
     send("/replay", candidate()).then(function (result) {
       var d = result.data;
@@ -68,6 +82,9 @@
         "Of " + d.comments + " comments: " + d.outcomes.published + " published, " + d.outcomes.flagged + " held, " +
         d.outcomes.rejected + " rejected; " + d.changed + " would change outcome.";
       list("preview-diff", d.diff);
+      chart([["published", d.outcomes.published, d.comments], ["held", d.outcomes.flagged, d.comments],
+             ["rejected", d.outcomes.rejected, d.comments], ["changed", d.changed, d.comments],
+             ["precision", d.precision, 1], ["recall", d.recall, 1], ["F1", d.f1, 1]]);
       document.getElementById("preview-agreement").textContent = d.moderated
         ? "Against " + d.moderated + " moderator decisions: precision " + d.precision + ", recall " + d.recall + ", F1 " + d.f1 + "."
         : "No moderator decisions to compare with yet.";
