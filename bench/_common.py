@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import sys
@@ -61,3 +62,29 @@ def add_service_arguments(parser: argparse.ArgumentParser) -> None:
         "MODQUEUE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--redis-url", default=os.environ.get(
         "MODQUEUE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/7"))
+
+
+def insert_in_chunks(session, model, rows: list[dict], size: int = 5000) -> None:
+    """Bulk-insert plain rows, a few thousand per statement."""
+    from sqlalchemy import insert
+
+    for start in range(0, len(rows), size):
+        session.execute(insert(model), rows[start:start + size])
+
+
+@contextlib.contextmanager
+def filled_database(postgres_url: str, fill, *args):
+    """A scratch database filled by `fill(sessions, *args)` and analysed; yields (sessions, what fill returned)."""
+    from service.db import make_engine, make_session_factory
+
+    url, drop = scratch_database(postgres_url)
+    engine = make_engine(url)
+    try:
+        sessions = make_session_factory(engine)
+        filled = fill(sessions, *args)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+        yield url, sessions, filled
+    finally:
+        engine.dispose()
+        drop()

@@ -16,13 +16,12 @@ import random
 import time
 from datetime import timedelta
 
-from _common import add_service_arguments, percentile, scratch_database
-from sqlalchemy import insert
+from _common import add_service_arguments, filled_database, insert_in_chunks, percentile
 
 from service import create_app
 from service.accounts.operations import create_user
 from service.comments.models import Article, Comment
-from service.db import make_engine, make_session_factory, utcnow
+from service.db import utcnow
 from service.ids import new_id
 from service.settings import Settings
 from service.sites.operations import create_site, current_policy
@@ -52,8 +51,7 @@ def fill(sessions, count: int) -> str:
                 "score_sources": {"toxicity": "bench"},
                 "reasons": [{"code": "score", "text": f"toxicity {toxicity:.2f} ≥ review_at 0.80"}],
             })
-        for start in range(0, len(rows), 2000):
-            session.execute(insert(Comment), rows[start:start + 2000])
+        insert_in_chunks(session, Comment, rows)
         return site.public_key
 
 
@@ -63,13 +61,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=60)
     add_service_arguments(parser)
     args = parser.parse_args()
-    url, drop = scratch_database(args.postgres_url)
-    engine = make_engine(url)
-    try:
-        sessions = make_session_factory(engine)
-        fill(sessions, args.comments)
-        with engine.begin() as conn:
-            conn.exec_driver_sql("ANALYZE")
+    with filled_database(args.postgres_url, fill, args.comments) as (url, sessions, _site_key):
         settings = Settings.from_env({}).replace(database_url=url, redis_url=args.redis_url, secret_key="bench",
                                                  secure_cookies=False)
         app = create_app(settings, session_factory=sessions)
@@ -95,9 +87,6 @@ def main() -> None:
                              "p95_ms": round(percentile(times, 0.95) * 1000, 1)}
             print(f"{name:>10}: median {figures[name]['median_ms']} ms, p95 {figures[name]['p95_ms']} ms "
                   f"({args.requests} requests, {args.comments} flagged comments)")
-    finally:
-        engine.dispose()
-        drop()
     print(json.dumps({"flagged_comments": args.comments, "page_size": 50,
                       **{f"{view}_{k}": v for view, f in figures.items() for k, v in f.items()}}))
 

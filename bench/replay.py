@@ -16,13 +16,12 @@ import time
 from datetime import timedelta
 
 import numpy as np
-from _common import add_service_arguments, scratch_database
-from sqlalchemy import insert
+from _common import add_service_arguments, filled_database, insert_in_chunks
 
 from service.accounts.operations import create_user
 from service.audit.models import StatusChange
 from service.comments.models import Article, Comment
-from service.db import make_engine, make_session_factory, utcnow
+from service.db import utcnow
 from service.ids import new_id
 from service.moderation.policy import DEFAULT_THRESHOLDS, SCORE_ATTRIBUTES, PolicyRules, Threshold
 from service.moderation.replay import load_history, replay
@@ -55,10 +54,8 @@ def fill(sessions, count: int) -> int:
                 changes.append({"comment_id": comment_id, "actor": "replay-bench@example.org",
                                 "from_status": "flagged", "to_status": to_status, "reasons": [],
                                 "created_at": now})
-        for start in range(0, count, 5000):
-            session.execute(insert(Comment), comments[start:start + 5000])
-        for start in range(0, len(changes), 5000):
-            session.execute(insert(StatusChange), changes[start:start + 5000])
+        insert_in_chunks(session, Comment, comments)
+        insert_in_chunks(session, StatusChange, changes)
         return site.id
 
 
@@ -67,13 +64,7 @@ def main() -> None:
     parser.add_argument("--comments", type=int, default=100_000)
     add_service_arguments(parser)
     args = parser.parse_args()
-    url, drop = scratch_database(args.postgres_url)
-    engine = make_engine(url)
-    try:
-        sessions = make_session_factory(engine)
-        site_id = fill(sessions, args.comments)
-        with engine.begin() as conn:
-            conn.exec_driver_sql("ANALYZE")
+    with filled_database(args.postgres_url, fill, args.comments) as (_url, sessions, site_id):
         candidate = PolicyRules(thresholds={**DEFAULT_THRESHOLDS, "toxicity": Threshold(0.5, None),
                                             "insult": Threshold(0.6, None)})
         with sessions() as session:
@@ -83,9 +74,6 @@ def main() -> None:
         started = time.perf_counter()
         result = replay(candidate, PolicyRules(), history)
         replayed = time.perf_counter() - started
-    finally:
-        engine.dispose()
-        drop()
     print(f"{result.comments} comments: loading the history {loaded * 1000:.0f} ms, replaying {replayed * 1000:.1f} ms")
     print(f"outcomes {result.outcomes}; {result.changed} would change; against {result.moderated} moderator "
           f"decisions precision {result.precision}, recall {result.recall}, F1 {result.f1}")
