@@ -11,14 +11,14 @@ from pythonjsonlogger.json import JsonFormatter
 from service.settings import Settings
 
 #: Set by a task or request while it works on comments, so every line it logs names them.
-log_context: contextvars.ContextVar[dict] = contextvars.ContextVar("modqueue_log_context", default={})
+log_context: contextvars.ContextVar[dict | None] = contextvars.ContextVar("modqueue_log_context", default=None)
 
 
 class ContextFilter(logging.Filter):
     """Adds `comment_id` and `task_id` to every record (from `extra=` or the current context)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        context = log_context.get()
+        context = log_context.get() or {}
         if not getattr(record, "comment_id", None):
             record.comment_id = context.get("comment_id") or ",".join(context.get("comment_ids", ())) or None
         if not getattr(record, "task_id", None):

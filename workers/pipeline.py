@@ -94,7 +94,7 @@ def score_and_decide(
     results = scorers.score(items, SessionSpamModels(session, spam_cache))
     restrictions = active_restrictions(session, {(c.site_id, c.author_key) for c in comments})
     decisions = []
-    for comment, result in zip(comments, results):
+    for comment, result in zip(comments, results, strict=True):
         policy, rules = policies[comment.site_id], rules_by_site[comment.site_id]
         published_before = history[(comment.site_id, comment.author_key, PUBLISHED)]
         verdict = restrict(apply_policy(rules, result.scores, result.spam_contributions, comment.body,

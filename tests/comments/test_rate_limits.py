@@ -12,7 +12,7 @@ from service import create_app
 def limited_client(settings, session_factory):
     # A Redis database of its own for the counters, so other tests' posts do not count.
     limited = settings.replace(rate_limit_ip="4/minute", rate_limit_author="2/minute",
-                               redis_url=f"redis://127.0.0.1:6379/8")
+                               redis_url="redis://127.0.0.1:6379/8")
     return create_app(limited, session_factory=session_factory).test_client()
 
 

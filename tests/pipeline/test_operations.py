@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tests.pipeline.test_faults import assert_decided_exactly_once
-from tests.support.processes import ROOT, RunningProcess, modqueue_env
+from tests.support.processes import ROOT, modqueue_env
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.pipeline

@@ -34,7 +34,7 @@ class ScorerSet:
         toxicity = self.toxicity.score_batch(items)
         spam = self.spam.score_batch(items, spam_models)
         results = []
-        for tox, sp in zip(toxicity, spam):
+        for tox, sp in zip(toxicity, spam, strict=True):
             sources = {name: self.toxicity.source for name in tox}
             sources["spam"] = f"{self.spam.backend}/{sp.version}"
             results.append(ScoreResult({**tox, "spam": sp.score}, sources, sp.signals, sp.contributions))

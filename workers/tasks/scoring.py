@@ -48,6 +48,9 @@ class ScoringTask(DatabaseTask, Batches):
             _process["redis"] = redis.Redis.from_url(self.settings.redis_client_url, socket_connect_timeout=3)
         return _process["redis"]
 
+    def load_scorers(self) -> ScorerSet:
+        return self.scorers
+
     @property
     def scorers(self) -> ScorerSet:
         """The model, loaded once per worker process."""
@@ -101,7 +104,7 @@ def _keep_announcing(task: ScoringTask, stop: threading.Event) -> None:
 def _load_model_in_child(**_kwargs) -> None:
     """Load the model as the pool process starts, so the first batch does not wait for it."""
     task = score_comment._get_current_object()
-    task.scorers
+    task.load_scorers()
     stop = threading.Event()
     _process["stop"] = stop
     threading.Thread(target=_keep_announcing, args=(task, stop), daemon=True).start()
