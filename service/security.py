@@ -34,6 +34,16 @@ def init_csrf(app: Flask) -> None:
         csrf.protect()
         return None
 
+    @app.before_request
+    def _refuse_nul_characters():
+        # No NUL can reach the database (PostgreSQL text cannot hold one): refuse it in the URL and forms.
+        values = [request.path, *request.args.values(), *request.args.keys()]
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            values += [*request.form.values()]
+        if any("\x00" in value for value in values):
+            return error_response(400, "invalid_characters", "the request contains a NUL character")
+        return None
+
     @app.errorhandler(CSRFError)
     def _csrf_failed(exc: CSRFError):
         return error_response(400, "csrf_failed", exc.description)

@@ -34,7 +34,22 @@ def json_object() -> dict:
         raise APIError(400, "malformed_json", "the body is not valid JSON") from None
     if not isinstance(payload, dict):
         raise APIError(400, "malformed_json", "the body must be a JSON object")
+    if nul_fields := dict(_fields_with_nul(payload)):
+        # PostgreSQL can store no NUL character; refuse it here, before any lookup sees it.
+        raise APIError(422, "validation_failed", "the request is not valid", nul_fields)
     return payload
+
+
+def _fields_with_nul(value, path: str = ""):
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield path or "body", "contains a control character (U+0000)"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _fields_with_nul(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _fields_with_nul(item, f"{path}.{index}" if path else str(index))
 
 
 def _caches() -> tuple[SiteCache, operations.ArticleIds]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -49,7 +50,12 @@ def create_site(session: Session, name: str, origins: list[str], created_by: str
     return site
 
 
+SITE_KEY = re.compile(r"^site_[A-Za-z0-9_-]{1,58}$")
+
+
 def find_site(session: Session, public_key: str) -> Site | None:
+    if not SITE_KEY.match(public_key or ""):
+        return None
     return session.scalar(select(Site).where(Site.public_key == public_key))
 
 

@@ -269,3 +269,31 @@ def test_report_on_pending_comment_is_409(client, site):
     comment_id = post(client, payload(site)).get_json()["id"]
     response = client.post(f"/api/v1/comments/{comment_id}/reports", json={"reason": "spam"})
     assert response.status_code == 409
+
+
+@pytest.mark.parametrize("field_change, field", [
+    ({"site": "site_\x00"}, "site"),
+    ({"parent_id": "\x00"}, "parent_id"),
+    ({"author": {"name": "A", "email": "a\x00@b.example"}}, "author.email"),
+])
+def test_nul_characters_anywhere_in_the_json_are_a_422_naming_the_field(client, site, new_comments,
+                                                                        field_change, field):
+    response = post(client, payload(site, **field_change))
+    assert response.status_code == 422
+    assert field in response.get_json()["error"]["fields"]
+    assert new_comments() == 0
+
+
+@pytest.mark.parametrize("url", [
+    "/api/v1/comments/%00", "/api/v1/sites/site_x/articles/%00/comments", "/api/v1/sites/%00/articles/a/comments",
+    "/api/v1/moderation/comments?site=%00", "/dashboard/audit?actor=%00", "/dashboard/login?next=%00",
+])
+def test_nul_characters_in_urls_are_a_400(client, url):
+    response = client.get(url)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_characters"
+
+
+def test_nul_characters_in_forms_are_a_400(client):
+    response = client.post("/dashboard/login", data={"email": "a\x00@b.example", "password": "x"})
+    assert response.status_code == 400

@@ -30,7 +30,7 @@ def comment_payloads(site_key: str):
     )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_generated_payloads_never_cause_a_server_error(client, site, db_session, data):
     before = db_session.scalar(select(func.count()).select_from(Comment))
@@ -46,3 +46,32 @@ def test_generated_payloads_never_cause_a_server_error(client, site, db_session,
         assert 400 <= response.status_code < 500
         assert set(response.get_json()["error"]) == {"code", "message", "fields"}
         assert after == before
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_generated_bodies_to_the_moderation_and_admin_apis_never_cause_a_server_error(client, site, db_session,
+                                                                                       data):
+    from service.accounts.operations import create_api_token, create_user, find_user
+
+    user = find_user(db_session, "fuzz-admin@news.example") or create_user(
+        db_session, "fuzz-admin@news.example", "long enough password", "admin")
+    _, secret = create_api_token(db_session, user, "fuzz")
+    db_session.commit()
+    comment = client.post("/api/v1/comments", json={"site": site.public_key, "article": {"id": "f"},
+                                                    "author": {"name": "F"}, "body": "fuzz"}).get_json()["id"]
+    path = data.draw(st.sampled_from([
+        f"/api/v1/moderation/comments/{comment}/decision", f"/api/v1/moderation/comments/{comment}/author-restriction",
+        f"/api/v1/admin/sites/{site.public_key}/policy/replay", f"/api/v1/admin/sites/{site.public_key}",
+        f"/api/v1/admin/sites/{site.public_key}/moderators", f"/api/v1/comments/{comment}/reports",
+    ]))
+    body = data.draw(json_values | st.fixed_dictionaries({}, optional={
+        "action": st.sampled_from(["approve", "reject"]) | json_values, "reason": json_values,
+        "note": json_values, "expected_status": json_values, "kind": json_values, "days": json_values,
+        "thresholds": json_values, "premoderation": json_values, "banned_words": json_values,
+        "name": json_values, "origins": json_values, "closed": json_values, "emails": json_values}))
+    method = client.patch if path.endswith(site.public_key) else client.put if path.endswith("moderators") else client.post
+
+    response = method(path, json=body, headers={"Authorization": f"Bearer {secret}"})
+
+    assert response.status_code < 500, (path, body, response.get_data(as_text=True))
