@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import wraps
 from typing import Literal
 
@@ -16,7 +17,7 @@ from service.comments.views import json_object
 from service.errors import APIError
 from service.extensions import db
 from service.moderation.policy import SCORE_ATTRIBUTES, PolicyRules, Threshold
-from service.moderation.replay import load_history, replay
+from service.moderation.replay import History, load_history, replay
 from service.sites.models import Policy
 from service.accounts.models import User
 from service.sites.operations import (
@@ -25,6 +26,8 @@ from service.sites.operations import (
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/v1/admin")
 REPLAY_LIMIT = 100_000
+#: An editor previews on every change; the site's history is loaded once and replayed for this long.
+HISTORY_SECONDS = 60.0
 
 
 def admin_required(view):
@@ -111,6 +114,15 @@ def policy_json(policy: Policy) -> dict:
     }
 
 
+def _history(site_id: int) -> History:
+    cache = current_app.extensions.setdefault("modqueue.replay_history", {})
+    expires, history = cache.get(site_id, (0.0, None))
+    if history is None or expires < time.monotonic():
+        history = load_history(db.session, site_id, limit=REPLAY_LIMIT)
+        cache[site_id] = (time.monotonic() + HISTORY_SECONDS, history)
+    return history
+
+
 def _site(site_key: str):
     site = find_site(db.session, site_key)
     if site is None:
@@ -122,7 +134,7 @@ def _site(site_key: str):
 @admin_required
 def get_policy(site_key: str):
     site = _site(site_key)
-    history = load_history(db.session, site.id, limit=REPLAY_LIMIT)
+    history = _history(site.id)
     bins = np.linspace(0, 1, 21)
     distributions = {
         name: np.histogram(values[~np.isnan(values)], bins=bins)[0].tolist()
@@ -138,7 +150,7 @@ def replay_policy(site_key: str):
     site = _site(site_key)
     candidate = PolicyIn.model_validate(json_object()).rules()
     current = rules_of(current_policy(db.session, site.id))
-    result = replay(candidate, current, load_history(db.session, site.id, limit=REPLAY_LIMIT))
+    result = replay(candidate, current, _history(site.id))
     return jsonify({**result.__dict__, "diff": policy_diff(current, candidate)})
 
 
@@ -218,7 +230,7 @@ def update(site_key: str):
 def rotate(site_key: str):
     site = _site(site_key)
     rotate_key(site)
-    _changed(site)
+    db.session.commit()
     current_app.extensions["modqueue.site_cache"].forget(site_key)
     return jsonify(site_json(site))
 

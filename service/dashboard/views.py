@@ -20,11 +20,10 @@ from service.dashboard import queries
 from service.events import CHANNEL
 from service.extensions import db, redis_store
 from service.moderation.operations import MODERATOR_REASONS
-from service.moderation.queries import QUEUES, queue_page
+from service.moderation.queries import QUEUES, moderated_comment, moderated_site, queue_page
 from service.moderation.views import queue_filter_from
 from service.ratelimit import limiter
 from service.sites.models import Site
-from service.sites.operations import find_site
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard", template_folder="templates",
                static_folder="static", static_url_path="/static")
@@ -64,9 +63,7 @@ def _site_scope(user) -> tuple[list[int] | None, Site | None]:
     key = request.args.get("site")
     if not key:
         return allowed, None
-    site = find_site(db.session, key)
-    if site is None or (allowed is not None and site.id not in allowed):
-        abort(404)
+    site = moderated_site(db.session, allowed, key) or abort(404)
     return [site.id], site
 
 
@@ -132,10 +129,7 @@ def card(comment_id: str):
     user = current_user()
     if user is None:
         abort(401)
-    comment = db.session.get(Comment, comment_id)
-    allowed = visible_site_ids(user)
-    if comment is None or (allowed is not None and comment.site_id not in allowed):
-        abort(404)
+    comment = moderated_comment(db.session, visible_site_ids(user), comment_id) or abort(404)
     return render_template("dashboard/_card.html", comment=comment, **card_context([comment]))
 
 

@@ -89,3 +89,17 @@ def _cursor(comment: Comment, sort: str) -> str:
     if sort == "score":
         return f"{comment.max_score if comment.max_score is not None else -1.0!r}~{comment.id}"
     return comment.id
+
+
+def moderated_site(session: Session, site_ids: list[int] | None, public_key: str):
+    """The site with this key if the user may moderate it (`site_ids` None: every site), else None."""
+    from service.sites.operations import find_site
+
+    site = find_site(session, public_key)
+    return site if site is not None and (site_ids is None or site.id in site_ids) else None
+
+
+def moderated_comment(session: Session, site_ids: list[int] | None, comment_id: str) -> Comment | None:
+    """The comment if it belongs to a site the user may moderate, else None."""
+    comment = session.get(Comment, comment_id) if len(comment_id) <= 26 else None
+    return comment if comment is not None and (site_ids is None or comment.site_id in site_ids) else None

@@ -16,8 +16,7 @@ from service.events import publish_event
 from service.extensions import db, redis_store, task_queue
 from service.metrics import COMMENTS_DECIDED, MODERATOR_DECISIONS
 from service.moderation import operations
-from service.moderation.queries import QUEUES, SORTS, QueueFilter, queue_page
-from service.sites.operations import find_site
+from service.moderation.queries import QUEUES, SORTS, QueueFilter, moderated_comment, moderated_site, queue_page
 
 bp = Blueprint("moderation", __name__, url_prefix="/api/v1/moderation")
 
@@ -73,16 +72,15 @@ def _site_ids_for_request() -> list[int] | None:
     key = request.args.get("site")
     if key is None:
         return allowed
-    site = find_site(db.session, key)
-    if site is None or (allowed is not None and site.id not in allowed):
+    site = moderated_site(db.session, allowed, key)
+    if site is None:
         raise APIError(404, "unknown_site", "no site with this key that you moderate")
     return [site.id]
 
 
 def _moderated_comment(comment_id: str) -> Comment:
-    comment = db.session.get(Comment, comment_id) if len(comment_id) <= 26 else None
-    allowed = visible_site_ids(current_user())
-    if comment is None or (allowed is not None and comment.site_id not in allowed):
+    comment = moderated_comment(db.session, visible_site_ids(current_user()), comment_id)
+    if comment is None:
         raise APIError(404, "not_found", "no such comment")
     return comment
 
