@@ -50,6 +50,9 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     from service.admin.pages import bp as admin_bp
     from service.admin.views import bp as admin_api_bp
     from service.comments.views import bp as comments_bp
+    from service.compat.akismet import bp as akismet_bp
+    from service.compat.coral import bp as coral_bp
+    from service.compat.perspective import bp as perspective_bp
     from service.health.views import bp as health_bp
     from service.moderation.views import bp as moderation_bp
     from service.dashboard.views import bp as dashboard_bp
@@ -62,4 +65,7 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(admin_api_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(perspective_bp)
+    app.register_blueprint(akismet_bp)
+    app.register_blueprint(coral_bp)
     return app

@@ -87,6 +87,58 @@ def site_assign(site_key: str, email: str) -> None:
     click.echo(f"{email} moderates {site_key}")
 
 
+def _site_or_fail(session, site_key: str):
+    from service.sites.operations import find_site
+
+    found = find_site(session, site_key)
+    if found is None:
+        raise click.ClickException("no such site")
+    return found
+
+
+@site.command("api-key")
+@click.argument("site_key")
+@click.option("--name", required=True, help="What the key is for, e.g. 'WordPress Akismet plugin'.")
+def site_api_key(site_key: str, name: str) -> None:
+    """Create a secret API key for Perspective and Akismet clients of a site (shown only once)."""
+    from service.compat.credentials import create_api_key
+
+    with _sessions().begin() as session:
+        created, key = create_api_key(session, _site_or_fail(session, site_key), name, created_by="cli")
+        click.echo(f"key {created.id}: {key}")
+
+
+@site.command("coral-secret")
+@click.argument("site_key")
+@click.option("--name", default="coral", show_default=True)
+@click.option("--secret-stdin", is_flag=True, help="Read Coral's signing secret from stdin (else one is made).")
+def site_coral_secret(site_key: str, name: str, secret_stdin: bool) -> None:
+    """Add the signing secret of a Coral external moderation phase for a site."""
+    from service.compat.credentials import CredentialError, add_coral_secret
+
+    given = sys.stdin.readline().strip() if secret_stdin else None
+    try:
+        with _sessions().begin() as session:
+            created, secret = add_coral_secret(session, _site_or_fail(session, site_key), name, given,
+                                               created_by="cli")
+            click.echo(f"secret {created.id}: {secret}")
+    except CredentialError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@site.command("revoke-credential")
+@click.argument("site_key")
+@click.argument("credential_id", type=int)
+def site_revoke_credential(site_key: str, credential_id: int) -> None:
+    """Revoke an API key or Coral secret by its number."""
+    from service.compat.credentials import revoke_credential
+
+    with _sessions().begin() as session:
+        if not revoke_credential(session, _site_or_fail(session, site_key), credential_id):
+            raise click.ClickException("no such active credential")
+    click.echo(f"credential {credential_id} revoked")
+
+
 @main.group()
 def token() -> None:
     """Bearer tokens for moderation API clients."""
@@ -166,7 +218,10 @@ def web(host: str, port: int, workers: int, threads: int) -> None:
 @main.command()
 @click.option("--concurrency", default=None, type=int, help="pool processes (default: one per core)")
 @click.option("--loglevel", default="INFO", show_default=True)
-def worker(concurrency: int | None, loglevel: str) -> None:
+@click.option("--queues", "-Q", default=None,
+              help="queues to consume (default: all; e.g. modqueue.analysis for a worker that answers only "
+                   "Perspective/Akismet/Coral calls)")
+def worker(concurrency: int | None, loglevel: str, queues: str | None) -> None:
     """Run a Celery worker; SIGTERM finishes the batch in flight and hands queued messages back."""
     _metrics_dir("worker")
     if not os.environ.get("MODQUEUE_TORCH_THREADS"):
@@ -176,6 +231,8 @@ def worker(concurrency: int | None, loglevel: str) -> None:
     args = [sys.executable, "-m", "celery", "-A", "workers.main", "worker", "--loglevel", loglevel]
     if concurrency:
         args += ["--concurrency", str(concurrency)]
+    if queues:
+        args += ["--queues", queues]
     os.execvp(sys.executable, args)
 
 

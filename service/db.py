@@ -72,5 +72,6 @@ def import_models() -> None:
     from service.accounts import models as _accounts  # noqa: F401
     from service.audit import models as _audit  # noqa: F401
     from service.comments import models as _comments  # noqa: F401
+    from service.compat import models as _compat  # noqa: F401
     from service.sites import models as _sites  # noqa: F401
     from service.spam import models as _spam  # noqa: F401

@@ -30,6 +30,18 @@ DECISION_LATENCY = Histogram(
     "modqueue_post_to_decision_seconds", "From the comment's POST to the policy's decision.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
 )
+COMPAT_REQUESTS = Counter(
+    "modqueue_compat_requests_total", "Calls to the Perspective, Akismet and Coral compatible APIs.",
+    ["api", "endpoint", "outcome"],
+)
+COMPAT_SECONDS = Histogram(
+    "modqueue_compat_request_seconds", "Time to answer a compatibility API call (worker round trip included).",
+    ["api"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+ANALYSIS_BATCH_SIZE = Histogram(
+    "modqueue_analysis_batch_size", "Compatibility API requests answered per model call.",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
 
 
 class QueueDepth:

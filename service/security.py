@@ -15,6 +15,7 @@ from service.accounts.auth import uses_bearer_token
 from service.errors import error_response
 
 csrf = CSRFProtect()
+KEYED_API_PREFIXES = ("/v1alpha1/", "/1.1/", "/compat/")
 
 
 def init_csrf(app: Flask) -> None:
@@ -24,6 +25,9 @@ def init_csrf(app: Flask) -> None:
     @app.before_request
     def _protect_session_requests():
         if request.method in ("GET", "HEAD", "OPTIONS"):
+            return None
+        if request.path.startswith(KEYED_API_PREFIXES):
+            # Perspective, Akismet and Coral calls carry an API key or a signature and never read the session.
             return None
         if request.path.startswith("/api/v1/"):
             session_api = request.path.startswith(("/api/v1/moderation/", "/api/v1/admin/"))

@@ -73,6 +73,12 @@ class Settings:
     rate_limit_author: str = "5/minute;30/hour"
     #: The worker's main process serves Prometheus metrics on this port (0: off).
     worker_metrics_port: int = 9808
+    #: Perspective, Akismet and Coral calls wait this long for a worker's scores, then answer 503/504.
+    analysis_timeout_seconds: float = 3.0
+    #: Analysis requests arriving within this interval are scored in one batch.
+    analysis_batch_interval_seconds: float = 0.02
+    #: Calls per API key (or Coral site) to the compatibility APIs (Flask-Limiter syntax).
+    rate_limit_compat: str = "600/minute"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -106,6 +112,9 @@ class Settings:
             secure_cookies=(env.get("MODQUEUE_SECURE_COOKIES") or "true").lower() not in ("0", "false", "no"),
             rate_limit_ip=env.get("MODQUEUE_RATE_LIMIT_IP") or "10/minute;100/hour",
             rate_limit_author=env.get("MODQUEUE_RATE_LIMIT_AUTHOR") or "5/minute;30/hour",
+            analysis_timeout_seconds=_float(env, "MODQUEUE_ANALYSIS_TIMEOUT_SECONDS", 3.0),
+            analysis_batch_interval_seconds=_float(env, "MODQUEUE_ANALYSIS_BATCH_INTERVAL_SECONDS", 0.02),
+            rate_limit_compat=env.get("MODQUEUE_RATE_LIMIT_COMPAT") or "600/minute",
         )
 
     def replace(self, **changes) -> "Settings":

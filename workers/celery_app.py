@@ -6,6 +6,7 @@ import logging
 import os
 
 from celery import Celery, signals
+from kombu import Exchange, Queue
 
 from service.logging_setup import configure_logging
 from service.settings import Settings
@@ -13,6 +14,11 @@ from service.settings import Settings
 SCORE_TASK = "modqueue.score_comment"
 SWEEP_TASK = "modqueue.sweep_pending"
 LEARN_TASK = "modqueue.learn_spam_label"
+ANALYZE_TASK = "modqueue.analyze_texts"
+LEARN_TEXT_TASK = "modqueue.learn_spam_text"
+DEFAULT_QUEUE = "celery"
+# Synchronous calls (Perspective, Akismet, Coral) wait on this queue, never behind queued comments.
+ANALYSIS_QUEUE = "modqueue.analysis"
 
 
 def create_celery(settings: Settings | None = None) -> Celery:
@@ -38,12 +44,19 @@ def create_celery(settings: Settings | None = None) -> Celery:
             "unacked_restore_throttle": 1,
             "socket_connect_timeout": 3,
         },
+        # Every worker consumes both queues unless started with --queues.
+        task_queues=(
+            Queue(DEFAULT_QUEUE, Exchange(DEFAULT_QUEUE), routing_key=DEFAULT_QUEUE),
+            Queue(ANALYSIS_QUEUE, Exchange(ANALYSIS_QUEUE), routing_key=ANALYSIS_QUEUE),
+        ),
+        task_default_queue=DEFAULT_QUEUE,
+        task_routes={ANALYZE_TASK: {"queue": ANALYSIS_QUEUE}},
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
         beat_schedule={
             "sweep-pending-comments": {"task": SWEEP_TASK, "schedule": settings.sweep_interval_seconds},
         },
-        include=["workers.tasks.scoring", "workers.tasks.sweeper", "workers.tasks.learning"],
+        include=["workers.tasks.scoring", "workers.tasks.sweeper", "workers.tasks.learning", "workers.tasks.analysis"],
     )
     app.conf.modqueue_settings = settings
     return app

@@ -7,6 +7,7 @@ from flask import Blueprint, abort, render_template
 from service.accounts.auth import current_user
 from service.accounts.models import User
 from service.dashboard.views import signed_in
+from service.compat.credentials import list_credentials
 from service.extensions import db
 from service.moderation.policy import SCORE_ATTRIBUTES
 from service.sites.models import Site
@@ -44,7 +45,8 @@ def site(site_key: str):
     user = _admin()
     found = find_site(db.session, site_key) or abort(404)
     moderators = db.session.query(User).filter(User.role == "moderator").order_by(User.email).all()
-    return render_template("admin/site.html", user=user, site=found, moderators=moderators)
+    return render_template("admin/site.html", user=user, site=found, moderators=moderators,
+                           credentials=list_credentials(db.session, found))
 
 
 @bp.get("/sites/<site_key>/stats")

@@ -12,6 +12,7 @@ def tiny_checkpoint(tmp_path_factory):
 
 
 import itertools
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import redis
@@ -34,11 +35,15 @@ class Stack:
     """The web app (in-process, committed data) plus real worker processes on a private Redis queue."""
 
     settings: object
-    client: object
+    app: object
     sessions: object
     site_key: str
     tmp_path: object
     processes: list = field(default_factory=list)
+
+    @property
+    def client(self):
+        return self.app.test_client()
 
     def start_worker(self, name: str = "worker", **env: str) -> RunningProcess:
         worker = start_worker(self.settings, self.tmp_path / f"{name}.log", **env)
@@ -81,15 +86,30 @@ class Stack:
         return wait_until(decided, timeout, 0.2, message=f"{len(ids)} comments decided")
 
 
-@pytest.fixture
-def stack(settings, engine, tmp_path):
-    private = settings.replace(redis_url=f"redis://127.0.0.1:6379/{next(_redis_dbs)}")
+@contextmanager
+def running_stack(settings, engine, tmp_path, **changes):
+    private = settings.replace(redis_url=f"redis://127.0.0.1:6379/{next(_redis_dbs)}", **changes)
     redis.Redis.from_url(private.redis_url).flushdb()
     sessions = make_session_factory(engine)
     with sessions.begin() as session:
         site_key = create_site(session, f"Pipeline {tmp_path.name}", ["https://news.example"]).public_key
     app = create_app(private, session_factory=sessions)
-    running = Stack(private, app.test_client(), sessions, site_key, tmp_path)
-    yield running
-    for process in running.processes:
-        process.stop()
+    running = Stack(private, app, sessions, site_key, tmp_path)
+    try:
+        yield running
+    finally:
+        for process in running.processes:
+            process.stop()
+
+
+@pytest.fixture
+def stack(settings, engine, tmp_path):
+    with running_stack(settings, engine, tmp_path) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def module_stack(settings, engine, tmp_path_factory):
+    """Like `stack`, shared by the tests of one module (their workers start once)."""
+    with running_stack(settings, engine, tmp_path_factory.mktemp("module")) as running:
+        yield running

@@ -57,6 +57,7 @@ class ScoringTask(DatabaseTask, Batches):
         if "scorers" not in _process:
             _process["scorers"] = load_scorers(self.settings, self.redis)
             _process["spam_cache"] = CachedSpamModels()
+            log.info("scorers ready: %s", _process["scorers"].toxicity.source)
             self._announce()
         return _process["scorers"]
 

@@ -17,11 +17,22 @@
       });
       fetch(url, { method: apiForm.dataset.method, credentials: "same-origin",
                    headers: { "Content-Type": "application/json", "X-CSRFToken": token }, body: JSON.stringify(body) })
-        .then(function (r) { return r.json().then(function (data) { return { ok: r.ok, data: data }; }); })
+        .then(function (r) {
+          if (r.status === 204) return { ok: true, data: {} };
+          return r.json().then(function (data) { return { ok: r.ok, data: data }; });
+        })
         .then(function (result) {
           var out = apiForm.querySelector(".result");
           if (!result.ok) { out.textContent = (result.data.error && result.data.error.message) || "Not saved."; return; }
           if (apiForm.dataset.then === "reload") { window.location.reload(); return; }
+          if (apiForm.dataset.then === "secret") {
+            out.textContent = "Created. Copy it now, it is not shown again: ";
+            var code = document.createElement("code");
+            code.className = "secret";
+            code.textContent = result.data.secret;
+            out.appendChild(code);
+            return;
+          }
           out.textContent = "Saved.";
         });
     });
