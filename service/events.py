@@ -17,3 +17,16 @@ def publish_event(client: redis.Redis, event_type: str, **payload) -> None:
         client.publish(CHANNEL, json.dumps({"type": event_type, **payload}))
     except redis.RedisError:
         log.warning("could not publish %s", event_type, extra={"comment_id": payload.get("id")})
+
+
+def publish_events(client: redis.Redis, events: list[tuple[str, dict]]) -> None:
+    """Publish many events in one round trip (a pipeline); failures are logged, not raised."""
+    if not events:
+        return
+    try:
+        pipe = client.pipeline(transaction=False)
+        for event_type, payload in events:
+            pipe.publish(CHANNEL, json.dumps({"type": event_type, **payload}))
+        pipe.execute()
+    except redis.RedisError:
+        log.warning("could not publish %d events", len(events))

@@ -11,7 +11,7 @@ from service.comments.operations import published_comments, submit_comment
 from service.comments.schemas import CommentIn
 from service.db import make_engine, make_session_factory
 from service.migrations import upgrade
-from service.moderation.operations import ScoredComment, record_automatic_decision
+from service.moderation.operations import ScoredComment, record_automatic_decision, record_automatic_decisions
 from service.moderation.policy import PolicyRules, apply_policy
 from service.sites.operations import create_site, current_policy
 from workers.tasks.sweeper import claim_stale_pending
@@ -70,6 +70,31 @@ def test_automatic_decision_is_written_once_with_its_audit_record(session):
     ]
 
 
+def test_a_batch_of_decisions_is_written_in_one_statement_and_never_twice(session):
+    site = create_site(session, "S", ["https://s.example"])
+    comments = [new_comment(session, site, body=f"c{n}")[0] for n in range(3)]
+    policy = current_policy(session, site.id)
+    rules = PolicyRules.from_stored(policy.thresholds, policy.premoderation)
+
+    def batch(*scores):
+        return [(ScoredComment(c.id, {"toxicity": s}, {"toxicity": "t/1"}), apply_policy(rules, {"toxicity": s}), policy)
+                for c, s in zip(comments, scores, strict=True)]
+
+    assert decide(session, comments[1], {"toxicity": 0.1}) is True  # decided before the batch arrives
+    decided = record_automatic_decisions(session, batch(0.95, 0.95, 0.1))
+    session.flush()
+
+    assert decided == [comments[0].id, comments[2].id]
+    for comment in comments:
+        session.refresh(comment)
+    assert [c.status for c in comments] == [FLAGGED, PUBLISHED, PUBLISHED]
+    assert comments[0].max_score == 0.95 and comments[0].reasons[0]["attribute"] == "toxicity"
+    changes = session.scalars(select(StatusChange).where(StatusChange.comment_id.in_([c.id for c in comments]))).all()
+    assert sorted((c.comment_id, c.to_status) for c in changes) == sorted(
+        [(comments[0].id, FLAGGED), (comments[1].id, PUBLISHED), (comments[2].id, PUBLISHED)])
+    assert record_automatic_decisions(session, batch(0.1, 0.1, 0.1)) == []
+
+
 def test_idempotency_key_replays_the_stored_comment(session):
     site = create_site(session, "S", ["https://s.example"])
     first, created_first = new_comment(session, site, key="k")
@@ -121,3 +146,18 @@ def test_site_cache_serves_from_memory_until_its_ttl_runs_out(db_session):
     assert cache.get(db_session, site.public_key).origin_urls == ("https://a.example",)
     assert SiteCache(ttl=0).get(db_session, site.public_key).origin_urls == ("https://a.example", "https://b.example")
     assert cache.get(db_session, "site_unknown") is None
+
+
+def test_a_small_batch_fills_up_with_other_pending_comments(session):
+    from workers.pipeline import claim_pending
+
+    site = create_site(session, "S", ["https://s.example"])
+    comments = [new_comment(session, site, body=f"c{n}")[0] for n in range(4)]
+    assert decide(session, comments[3], {"toxicity": 0.1}) is True  # decided: never claimed again
+    mine = comments[2].id
+
+    assert [c.id for c in claim_pending(session, [mine])] == [mine]
+    filled = claim_pending(session, [mine], fill_to=3)
+    assert [c.id for c in filled][0] == mine
+    assert {c.id for c in filled} == {comments[0].id, comments[1].id, mine}
+    assert len(claim_pending(session, [mine], fill_to=2)) == 2

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from service.comments.models import PENDING, PUBLISHED, REJECTED, Comment
 from service.db import utcnow
-from service.moderation.operations import ScoredComment, record_automatic_decision
+from service.moderation.operations import ScoredComment, record_automatic_decisions
 from service.moderation.operations import active_restrictions
 from service.moderation.policy import PolicyRules, apply_policy, restrict
 from service.sites.models import Policy
@@ -38,9 +38,15 @@ class SessionSpamModels:
         return self.cache.load(self.session, scopes)
 
 
-def claim_pending(session: Session, comment_ids: list[str]) -> list[Comment]:
-    """Lock the still-pending comments among `comment_ids`; rows another worker holds are skipped."""
-    return list(
+def claim_pending(session: Session, comment_ids: list[str], fill_to: int = 0) -> list[Comment]:
+    """Lock the still-pending comments among `comment_ids`; rows another worker holds are skipped.
+
+    With `fill_to`, a batch smaller than that also takes the oldest other pending comments nobody holds,
+    up to `fill_to`. Under load, messages pile up while a batch is scored and Celery hands them over in
+    small batches; taking their comments early makes full batches (fewer model calls, less padding),
+    and their messages find nothing left to do. Under light load there is nothing else pending.
+    """
+    claimed = list(
         session.scalars(
             select(Comment)
             .where(Comment.id.in_(comment_ids), Comment.status == PENDING)
@@ -48,6 +54,15 @@ def claim_pending(session: Session, comment_ids: list[str]) -> list[Comment]:
             .with_for_update(skip_locked=True, of=Comment)
         )
     )
+    if fill_to > len(claimed):
+        claimed += session.scalars(
+            select(Comment)
+            .where(Comment.status == PENDING, Comment.id.not_in(comment_ids))
+            .order_by(Comment.id)
+            .limit(fill_to - len(claimed))
+            .with_for_update(skip_locked=True, of=Comment)
+        )
+    return claimed
 
 
 def author_history(session: Session, comments: list[Comment]) -> Counter:
@@ -80,10 +95,10 @@ def scoring_inputs(comments: list[Comment], history: Counter, rules: dict[int, P
 
 
 def score_and_decide(
-    session: Session, comment_ids: list[str], scorers: ScorerSet, spam_cache: CachedSpamModels
+    session: Session, comment_ids: list[str], scorers: ScorerSet, spam_cache: CachedSpamModels, fill_to: int = 0,
 ) -> list[Decision]:
     """Score the batch (one model call per scorer), then write each decision and its audit record."""
-    comments = claim_pending(session, comment_ids)
+    comments = claim_pending(session, comment_ids, fill_to)
     if not comments:
         return []
     policies: dict[int, Policy] = {site_id: current_policy(session, site_id) for site_id in {c.site_id for c in comments}}
@@ -93,15 +108,15 @@ def score_and_decide(
     items = scoring_inputs(comments, history, rules_by_site)
     results = scorers.score(items, SessionSpamModels(session, spam_cache))
     restrictions = active_restrictions(session, {(c.site_id, c.author_key) for c in comments})
-    decisions = []
+    verdicts = []
     for comment, result in zip(comments, results, strict=True):
         policy, rules = policies[comment.site_id], rules_by_site[comment.site_id]
         published_before = history[(comment.site_id, comment.author_key, PUBLISHED)]
         verdict = restrict(apply_policy(rules, result.scores, result.spam_contributions, comment.body,
                                         published_before),
                            restrictions.get((comment.site_id, comment.author_key)))
-        scored = ScoredComment(comment.id, result.scores, result.sources, result.signals)
-        if record_automatic_decision(session, scored, verdict, policy):
-            waited = (utcnow() - comment.created_at).total_seconds()
-            decisions.append(Decision(comment.id, comment.site.public_key, verdict.status, waited))
-    return decisions
+        verdicts.append((ScoredComment(comment.id, result.scores, result.sources, result.signals), verdict, policy))
+    decided = set(record_automatic_decisions(session, verdicts))
+    now = utcnow()
+    return [Decision(comment.id, comment.site.public_key, verdict.status, (now - comment.created_at).total_seconds())
+            for comment, (_, verdict, _) in zip(comments, verdicts, strict=True) if comment.id in decided]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Mapping
 
-from sqlalchemy import or_, select, tuple_, update
+from sqlalchemy import bindparam, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from service.accounts.models import User
@@ -76,6 +76,49 @@ def record_automatic_decision(session: Session, scored: ScoredComment, verdict: 
     _audit(session, scored.comment_id, AUTO_ACTOR, PENDING, verdict.status, reasons=reasons,
            policy_id=policy.id, policy_version=policy.version)
     return True
+
+
+def record_automatic_decisions(
+    session: Session, decisions: list[tuple[ScoredComment, Verdict, Policy]],
+) -> list[str]:
+    """Write the policy's decisions on pending comments the caller has claimed (locked `FOR UPDATE`): one
+    UPDATE statement executed for all of them and one multi-row INSERT of their audit rows, instead of
+    two round trips per comment. Returns the ids decided.
+
+    Each row's UPDATE still carries `status = 'pending'`. If any of them matched nothing (a caller that
+    did not lock its rows), the whole statement is undone and each comment is decided on its own.
+    """
+    if not decisions:
+        return []
+    now, table = utcnow(), Comment.__table__
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.status == PENDING)
+        .values(status=bindparam("b_status"), scores=bindparam("b_scores"),
+                score_sources=bindparam("b_sources"), signals=bindparam("b_signals"),
+                max_score=bindparam("b_max"), reasons=bindparam("b_reasons"), policy_id=bindparam("b_policy"),
+                decided_at=bindparam("b_at"))
+    )
+    rows = [{"b_id": scored.comment_id, "b_status": verdict.status, "b_scores": dict(scored.scores),
+             "b_sources": dict(scored.sources), "b_signals": dict(scored.signals),
+             "b_max": max(scored.scores.values(), default=None), "b_reasons": [r.to_json() for r in verdict.reasons],
+             "b_policy": policy.id, "b_at": now}
+            for scored, verdict, policy in decisions]
+    try:
+        with session.begin_nested():
+            if session.connection().execute(statement, rows).rowcount != len(rows):
+                raise _NotAllPending
+    except _NotAllPending:
+        return [scored.comment_id for scored, verdict, policy in decisions
+                if record_automatic_decision(session, scored, verdict, policy)]
+    for row, (_, _, policy) in zip(rows, decisions, strict=True):
+        _audit(session, row["b_id"], AUTO_ACTOR, PENDING, row["b_status"], reasons=row["b_reasons"],
+               policy_id=policy.id, policy_version=policy.version)
+    return [row["b_id"] for row in rows]
+
+
+class _NotAllPending(Exception):
+    pass
 
 
 def _resolve_reports(session: Session, comment_id: str) -> int:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import redis
@@ -28,11 +29,16 @@ class ScoreResult:
 class ScorerSet:
     toxicity: ToxicityScorer
     spam: LearnedSpamScorer
+    #: How long the last batch took in each scorer (for the worker's log).
+    last_timings: dict[str, float] = field(default_factory=dict)
 
     def score(self, items: Sequence[ScoringInput], spam_models: SpamModels) -> list[ScoreResult]:
         """All scores for a batch: one toxicity model call and one spam model pass."""
+        started = time.perf_counter()
         toxicity = self.toxicity.score_batch(items)
+        scored = time.perf_counter()
         spam = self.spam.score_batch(items, spam_models)
+        self.last_timings = {"toxicity_ms": (scored - started) * 1000, "spam_ms": (time.perf_counter() - scored) * 1000}
         results = []
         for tox, sp in zip(toxicity, spam, strict=True):
             sources = {name: self.toxicity.source for name in tox}
