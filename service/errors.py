@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, request
+from flask import Flask, g, jsonify, request
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from service.comments.operations import SubmissionError
@@ -45,6 +46,29 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ValidationError)
     def _invalid(exc: ValidationError):
         return error_response(422, "validation_failed", "the request is not valid", validation_fields(exc))
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(DBAPIError)
+    def _database_unavailable(exc: DBAPIError):
+        # Unreachable, restarting or failing over: say so, so that clients retry (with their
+        # Idempotency-Key, a retry never stores a comment twice). Other database errors are bugs: 500.
+        if not (isinstance(exc, OperationalError) or exc.connection_invalidated):
+            raise exc
+        app.logger.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else exc)
+        response, status = error_response(503, "database_unavailable",
+                                          "the database is unavailable for a moment; try again")
+        g.retry_after = "2"
+        return response, status
+
+    # Registered before the rate limiter's header hook, so it runs after it: Flask-Limiter puts its
+    # Retry-After on every response, which tells a client that succeeded to wait.
+    @app.after_request
+    def _retry_after_only_when_refused(response):
+        if g.get("retry_after"):
+            response.headers["Retry-After"] = g.retry_after
+        elif response.status_code != 429:
+            response.headers.pop("Retry-After", None)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

@@ -47,3 +47,23 @@ def test_comment_is_kept_when_the_queue_is_unreachable(settings, session_factory
     })
     assert response.status_code == 202
     assert app.test_client().get(response.headers["Location"]).get_json()["status"] == "pending"
+
+
+def test_posting_while_the_database_is_unreachable_is_a_503_to_retry(settings, site):
+    engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/none", connect_args={"connect_timeout": 2})
+    app = create_app(settings, session_factory=sessionmaker(bind=engine))
+    app.extensions["modqueue.site_cache"].get = lambda session, key: _site_ref(site)
+
+    response = app.test_client().post("/api/v1/comments", json={
+        "site": site.public_key, "article": {"id": "a"}, "author": {"name": "Ada"}, "body": "try again"})
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "2"
+    assert response.get_json()["error"]["code"] == "database_unavailable"
+    engine.dispose()
+
+
+def _site_ref(site):
+    from service.sites.operations import SiteRef
+
+    return SiteRef(id=site.id, public_key=site.public_key, origin_urls=tuple(site.origin_urls))
