@@ -163,7 +163,7 @@ def main() -> None:
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
     parser.add_argument("--comments", type=int, default=192)
-    parser.add_argument("--per-comment", type=int, default=48, help="comments for (a), the slow path")
+    parser.add_argument("--per-comment", type=int, default=96, help="comments for (a), the slow path")
     parser.add_argument("--batch-interval", type=float, default=None,
                         help="the worker's MODQUEUE_BATCH_INTERVAL_SECONDS (default: the setting's default)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads")
