@@ -113,3 +113,25 @@ def test_admin_creates_a_site_and_closes_an_article_from_the_pages(browser, live
 
     thread = httpx.get(f"{live.base}/api/v1/sites/{key}/articles/yesterday/comments").json()
     assert thread["closed"] is True
+
+
+def test_admin_creates_an_akismet_key_sees_it_once_and_revokes_it(browser, live):
+    page = sign_in(browser, live, "keys-admin@tune.example", "admin")
+    page.goto(f"{live.base}/admin/sites/{live.site_key}")
+    form = page.get_by_role("form", name="New key or secret")
+    form.get_by_label("Name").fill("WordPress Akismet plugin")
+    form.get_by_role("button", name="Create").click()
+    secret = form.locator("code.secret")
+    expect(secret).to_contain_text("mqk_")
+    key = secret.inner_text()
+    check = {"api_key": key, "blog": live.host_origin}
+    assert httpx.post(f"{live.base}/1.1/verify-key", data=check).text == "valid"
+
+    page.reload()
+    row = page.locator("tr", has_text="WordPress Akismet plugin")
+    expect(row).to_contain_text(key[:8])
+    assert key not in page.content()
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Revoke").click()
+    expect(page.locator("tr", has_text="WordPress Akismet plugin")).to_contain_text("revoked")
+    assert httpx.post(f"{live.base}/1.1/verify-key", data=check).text == "invalid"

@@ -168,3 +168,23 @@ def test_host_styles_do_not_reach_the_widget_and_widget_styles_do_not_leak(live,
     assert "serif" != widget_font.strip().lower()
     assert host_color == "rgb(255, 0, 0)"
     assert host_button_bg == default_button_bg
+
+
+def test_a_comment_published_between_two_requests_stays_on_the_page(live, context):
+    """The author's comment is published after the widget fetched the thread but before it asked for the
+    comment's status: it must stay visible (as published), not vanish until the next page load."""
+    page = context.new_page()
+    page.goto(f"{live.host_origin}/{live.host_page('race.html', '', article='story-race')}")
+
+    def published_now(route):
+        response = route.fetch()
+        data = response.json()
+        data["status"] = "published"
+        route.fulfill(response=response, json=data)
+
+    post_comment(page, "Quick", "Published in the blink of an eye")
+    expect(thread(page).locator("li.comment.pending", has_text="blink of an eye")).to_be_visible()
+    page.route(re.compile(r".*/api/v1/comments/[0-9a-z]+$"), published_now)
+
+    shown = thread(page).locator("li.comment:not(.pending)", has_text="blink of an eye")
+    expect(shown).to_be_visible(timeout=10_000)

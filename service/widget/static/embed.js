@@ -99,13 +99,15 @@
     this.list.textContent = "";
     thread.comments.forEach(function (c) { self.list.appendChild(self.item(c, published)); });
     own.forEach(function (c) {
-      if (c.status === "published") return;
+      if (c.status === "published" && published[c.id]) return;
       if (c.status === "rejected") { self.say("One of your comments was not published."); return; }
+      // Published after the thread was fetched: show it now, and load once more to place it.
+      var justPublished = c.status === "published";
       waiting = true;
       kept.push({ id: c.id });
       var parent = c.parent_id && published[c.parent_id];
       var holder = parent ? parent.querySelector("ul") : self.list;
-      holder.appendChild(self.item(c, published, true));
+      holder.appendChild(self.item(c, published, !justPublished));
     });
     this.remember(kept);
     clearTimeout(this.timer);
