@@ -87,8 +87,10 @@ def analyze(request: AnalysisRequest, timeout: float | None = None) -> AnalysisR
     started = time.monotonic()
     deadline = time.time() + timeout
     try:
+        # A short retry policy fails fast when Redis is down (retry=False makes kombu wait about 6 s).
         task_queue.celery.send_task(ANALYZE_TASK, args=[reply_key, deadline, asdict(request)], queue=ANALYSIS_QUEUE,
-                                    retry=False)
+                                    retry=True, retry_policy={"max_retries": 1, "interval_start": 0,
+                                                              "interval_step": 0.1, "interval_max": 0.1})
     except Exception as exc:
         log.warning("analysis queue unavailable: %s", exc)
         raise AnalysisUnavailable(str(exc)) from exc

@@ -166,3 +166,30 @@ def test_cli_manages_keys_and_coral_secrets(tmp_path):
     assert secret.returncode == 0 and secret.stdout == "secret 2: coral-signing-secret-123\n"
     assert revoked.returncode == 0 and "revoked" in revoked.stdout
     assert missing.returncode == 1 and "no such site" in missing.stderr
+
+
+def test_an_unreachable_queue_is_a_clear_503_for_each_api(settings, session_factory, db_session, site):
+    import hashlib
+    import hmac
+    import json
+
+    from service.compat.credentials import add_coral_secret
+
+    app = create_app(settings.replace(redis_url="redis://127.0.0.1:1/0"), session_factory=session_factory)
+    client = app.test_client()
+    _, key = create_api_key(db_session, site, "k")
+    _, secret = add_coral_secret(db_session, site, "coral", "s" * 32)
+    db_session.commit()
+    body = json.dumps({"comment": {"body": "hello"}, "author": {"id": "a", "role": "COMMENTER"}}).encode()
+    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+    perspective = client.post(f"/v1alpha1/comments:analyze?key={key}",
+                              json={"comment": {"text": "hi"}, "requestedAttributes": {"TOXICITY": {}}})
+    akismet = client.post("/1.1/comment-check", data={"api_key": key, "blog": BLOG, "user_ip": "192.0.2.1",
+                                                      "comment_content": "hi"})
+    coral = client.post(f"/compat/coral/phase/{site.public_key}", data=body,
+                        headers={"X-Coral-Signature": signature, "Content-Type": "application/json"})
+
+    assert perspective.status_code == 503 and perspective.get_json()["error"]["status"] == "UNAVAILABLE"
+    assert akismet.status_code == 503 and "unavailable" in akismet.get_data(as_text=True)
+    assert coral.status_code == 503 and coral.get_json()["error"]["code"] == "unavailable"
