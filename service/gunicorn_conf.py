@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 
+# The request line without its query string: Perspective clients send their API key as `?key=…`, and
+# no secret belongs in a log.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(f)s" "%(a)s"'
+
 
 def post_worker_init(worker) -> None:
     from service.logging_setup import configure_logging

@@ -135,3 +135,7 @@ def test_admin_creates_an_akismet_key_sees_it_once_and_revokes_it(browser, live)
     row.get_by_role("button", name="Revoke").click()
     expect(page.locator("tr", has_text="WordPress Akismet plugin")).to_contain_text("revoked")
     assert httpx.post(f"{live.base}/1.1/verify-key", data=check).text == "invalid"
+    perspective = httpx.post(f"{live.base}/v1alpha1/comments:analyze?key={key}",
+                             json={"comment": {"text": "hi"}, "requestedAttributes": {"TOXICITY": {}}})
+    assert perspective.status_code == 400
+    assert "/v1alpha1/comments:analyze" in live.processes[0].log and key not in live.processes[0].log
