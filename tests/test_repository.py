@@ -77,8 +77,8 @@ def test_a_batch_of_decisions_is_written_in_one_statement_and_never_twice(sessio
     rules = PolicyRules.from_stored(policy.thresholds, policy.premoderation)
 
     def batch(*scores):
-        return [(ScoredComment(c.id, {"toxicity": s}, {"toxicity": "t/1"}), apply_policy(rules, {"toxicity": s}), policy)
-                for c, s in zip(comments, scores, strict=True)]
+        return [(ScoredComment(c.id, {"toxicity": s}, {"toxicity": "t/1"}), apply_policy(rules, {"toxicity": s}),
+                 policy) for c, s in zip(comments, scores, strict=True)]
 
     assert decide(session, comments[1], {"toxicity": 0.1}) is True  # decided before the batch arrives
     decided = record_automatic_decisions(session, batch(0.95, 0.95, 0.1))
