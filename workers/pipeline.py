@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
-from service.comments.models import PENDING, PUBLISHED, REJECTED, Comment
+from service.comments.models import FLAGGED, PENDING, PUBLISHED, REJECTED, Comment
 from service.db import utcnow
 from service.moderation.operations import ScoredComment, record_automatic_decisions
 from service.moderation.operations import active_restrictions
-from service.moderation.policy import PolicyRules, apply_policy, restrict
+from service.moderation.policy import PolicyRules, Reason, Verdict, apply_policy, restrict
 from service.sites.models import Policy
 from service.sites.operations import current_policy
 from workers.scoring import ScorerSet
@@ -120,3 +120,17 @@ def score_and_decide(
     now = utcnow()
     return [Decision(comment.id, comment.site.public_key, verdict.status, (now - comment.created_at).total_seconds())
             for comment, (_, verdict, _) in zip(comments, verdicts, strict=True) if comment.id in decided]
+
+
+def hold_unscorable(session: Session, comment_id: str) -> Decision | None:
+    """Hold a comment the scorers fail on for a moderator, rather than retrying it forever."""
+    comment = session.scalar(select(Comment).where(Comment.id == comment_id, Comment.status == PENDING)
+                             .with_for_update(skip_locked=True, of=Comment))
+    if comment is None:
+        return None
+    policy = current_policy(session, comment.site_id)
+    decided = record_automatic_decisions(
+        session, [(ScoredComment(comment.id, {}, {}), Verdict(FLAGGED, (Reason("scoring_failed"),)), policy)])
+    if not decided:
+        return None
+    return Decision(comment.id, comment.site.public_key, FLAGGED, (utcnow() - comment.created_at).total_seconds())

@@ -135,6 +135,7 @@ class Reason:
             "new_author": "a new author's first comments are held",
             "author_banned": "author banned on this site",
             "author_suspended": "author suspended on this site",
+            "scoring_failed": "the scorers failed on this comment; held for a person to decide",
         }.get(self.code, self.code)
 
     def to_json(self) -> dict:

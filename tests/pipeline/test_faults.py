@@ -89,3 +89,19 @@ def test_duplicate_messages_for_one_comment_decide_it_once(stack):
     stack.start_worker()
 
     assert_decided_exactly_once(stack, [comment_id])
+
+
+def test_a_comment_the_scorers_fail_on_is_held_and_holds_up_no_other(stack):
+    ids = [stack.post(f"ordinary comment {n} on the budget")["id"] for n in range(5)]
+    poison = stack.post("this one is POISON for the model")["id"]
+    ids += [stack.post(f"later comment {n} on the budget")["id"] for n in range(5)]
+    worker = stack.start_worker("poisoned", module="tests.support.poison_worker")
+
+    assert_decided_exactly_once(stack, ids + [poison])
+    held = stack.comments([poison])[poison]
+    assert held.status == "flagged"
+    assert [r["code"] for r in held.reasons] == ["scoring_failed"]
+    others = stack.statuses(ids)
+    assert all(status in ("published", "flagged") for status in others.values())
+    assert all(stack.comments([i])[i].scores for i in ids)
+    assert "the scorers failed on this comment; holding it for a moderator" in worker.log

@@ -11,6 +11,7 @@ import time
 import redis
 from celery import shared_task, signals
 from celery_batches import Batches
+from sqlalchemy.exc import DBAPIError
 
 from service.events import publish_events
 from service.logging_setup import log_context
@@ -18,7 +19,7 @@ from service.metrics import COMMENTS_DECIDED, DECISION_LATENCY, SCORING_BATCH_SE
 from service.scorer_status import announce_scorer_state, withdraw_scorer_state
 from workers.base import DatabaseTask
 from workers.celery_app import SCORE_TASK
-from workers.pipeline import score_and_decide
+from workers.pipeline import hold_unscorable, score_and_decide
 from workers.scoring import ScorerSet, load_scorers
 from workers.scoring.spam.store import CachedSpamModels
 
@@ -67,6 +68,30 @@ class ScoringTask(DatabaseTask, Batches):
         except redis.RedisError:
             log.warning("could not announce the scorer state")
 
+    def _decide(self, comment_ids: list[str], scorers: ScorerSet) -> list:
+        """Score and decide the batch (filled up with other pending comments). If the scorers fail, each of
+        the batch's own comments is tried alone, so one comment they cannot score holds up no other; that
+        one is held for a moderator. Database errors propagate (the comments stay pending for the sweeper)."""
+        try:
+            return self.run_in_transaction(score_and_decide, comment_ids, scorers, _process["spam_cache"],
+                                           self.settings.batch_size)
+        except DBAPIError:
+            raise
+        except Exception:
+            log.exception("scoring a batch of %d failed; scoring its comments one by one", len(comment_ids))
+        decisions = []
+        for comment_id in comment_ids:
+            try:
+                decisions += self.run_in_transaction(score_and_decide, [comment_id], scorers, _process["spam_cache"])
+            except DBAPIError:
+                raise
+            except Exception:
+                log.exception("the scorers failed on this comment; holding it for a moderator",
+                              extra={"comment_id": comment_id})
+                if (held := self.run_in_transaction(hold_unscorable, comment_id)) is not None:
+                    decisions.append(held)
+        return decisions
+
 
 @shared_task(base=ScoringTask, bind=True, name=SCORE_TASK)
 def score_comment(self: ScoringTask, requests) -> int:
@@ -81,8 +106,7 @@ def score_comment(self: ScoringTask, requests) -> int:
         log.info("scoring batch of %d comments", len(comment_ids))
         started = time.perf_counter()
         scorers.last_timings = {}
-        decisions = self.run_in_transaction(score_and_decide, comment_ids, scorers, _process["spam_cache"],
-                                            self.settings.batch_size)
+        decisions = self._decide(comment_ids, scorers)
         SCORING_BATCH_SECONDS.observe(time.perf_counter() - started)
         SCORING_BATCH_SIZE.observe(len(comment_ids))
         publish_events(self.redis, [
