@@ -1,6 +1,7 @@
 """Scoring throughput: per-comment model calls vs batched forward passes vs the real worker path.
 
     python bench/scoring.py [--device cpu|cuda] [--precision auto|fp32|bf16] [--comments 192] [--threads 2]
+                            [--worker-processes 2]
 
 Builds a Detoxify-format checkpoint with BERT-base dimensions (random weights: the compute of Detoxify's
 `original`) and compares, in one run:
@@ -108,13 +109,15 @@ class WorkerPath:
         env.update(MODQUEUE_DATABASE_URL=self.database_url, MODQUEUE_REDIS_URL=args.redis_url,
                    MODQUEUE_TOXICITY_MODEL="original", MODQUEUE_DETOXIFY_CHECKPOINT=str(checkpoint),
                    MODQUEUE_TORCH_PRECISION=args.precision, MODQUEUE_TORCH_DEVICE=args.device,
-                   MODQUEUE_TORCH_THREADS=str(args.threads), MODQUEUE_WORKER_METRICS_PORT="0",
+                   MODQUEUE_TORCH_THREADS=str(max(1, args.threads // args.worker_processes)),
+                   MODQUEUE_WORKER_METRICS_PORT="0",
                    MODQUEUE_INSTANCE_PATH=str(folder), HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
         if args.batch_interval is not None:
             env["MODQUEUE_BATCH_INTERVAL_SECONDS"] = str(args.batch_interval)
         self.log = open(folder / "worker.log", "wb")
         self.worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers.main", "worker", "--concurrency", "1",
+            [sys.executable, "-m", "celery", "-A", "workers.main", "worker", "--concurrency",
+             str(args.worker_processes),
              "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
             env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
         self.peak_rss = 0
@@ -178,6 +181,9 @@ def main() -> None:
     parser.add_argument("--batch-interval", type=float, default=None,
                         help="the worker's MODQUEUE_BATCH_INTERVAL_SECONDS (default: the setting's default)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads")
+    parser.add_argument("--worker-processes", type=int, default=os.cpu_count() or 1,
+                        help="pool processes of the worker in (c), each with threads/processes torch threads "
+                             "(what `modqueue worker` runs by default: one per core, one thread each)")
     add_service_arguments(parser)
     args = parser.parse_args()
     import torch
@@ -215,13 +221,15 @@ def main() -> None:
             rss_mib = path.peak_rss / 2**20
         finally:
             path.close()
-    print(f"(c) POST → decision through a real worker: {c:.1f} comments/s")
+    print(f"(c) POST → decision through a real worker ({args.worker_processes} processes × "
+          f"{max(1, args.threads // args.worker_processes)} torch threads): {c:.1f} comments/s")
     print(f"    at {rate:.1f} comments/s (half of that): POST→decision p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
     print(f"    worker peak RSS {rss_mib:.0f} MiB")
     print(f"ratios: (c)/(a) {c / a:.2f} (target ≥ 4), (c)/(b) {c / b:.2f} in {args.precision} (target ≥ 0.8); "
           f"(c) / the worker's model call alone {c / b_worker:.2f}")
     print(json.dumps({
         "device": args.device, "precision": args.precision, "threads": args.threads,
+        "worker_processes": args.worker_processes,
         "batch_interval_s": args.batch_interval or Settings.from_env({}).batch_interval_seconds,
         "per_comment_per_s": round(a, 2), "batched_fp32_per_s": round(b_fp32, 2), "batched_per_s": round(b, 2),
         "worker_path_per_s": round(c, 2), "worker_vs_per_comment": round(c / a, 2),
