@@ -12,15 +12,13 @@ log = logging.getLogger(__name__)
 
 
 def publish_event(client: redis.Redis, event_type: str, **payload) -> None:
-    """Publish one event; losing it only delays a dashboard refresh, so failures are logged, not raised."""
-    try:
-        client.publish(CHANNEL, json.dumps({"type": event_type, **payload}))
-    except redis.RedisError:
-        log.warning("could not publish %s", event_type, extra={"comment_id": payload.get("id")})
+    """Publish one event."""
+    publish_events(client, [(event_type, payload)])
 
 
 def publish_events(client: redis.Redis, events: list[tuple[str, dict]]) -> None:
-    """Publish many events in one round trip (a pipeline); failures are logged, not raised."""
+    """Publish events in one round trip (a pipeline). Losing them only delays a dashboard refresh, so
+    failures are logged, not raised."""
     if not events:
         return
     try:

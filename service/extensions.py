@@ -78,7 +78,7 @@ class TaskQueue:
             current_app.extensions["modqueue.celery"] = create_celery(current_app.extensions["modqueue.settings"])
         return current_app.extensions["modqueue.celery"]
 
-    def _send(self, task: str, args: list, comment_id: str) -> bool:
+    def _send(self, task: str, args: list, comment_id: str | None = None) -> bool:
         try:
             self.celery.send_task(
                 task,
@@ -98,6 +98,10 @@ class TaskQueue:
     def enqueue_learning(self, comment_id: str, is_spam: bool) -> bool:
         """Teach the spam model from a committed moderator decision."""
         return self._send("modqueue.learn_spam_label", [comment_id, is_spam], comment_id)
+
+    def enqueue_text_learning(self, site_id: int, text: str, is_spam: bool, source: str, context: dict) -> bool:
+        """Teach a site's spam model a text labelled through a compatibility API (Akismet, Perspective)."""
+        return self._send("modqueue.learn_spam_text", [site_id, text, bool(is_spam), source, context])
 
 
 db = Database()

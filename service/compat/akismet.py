@@ -90,6 +90,10 @@ def _spam_context(observe: bool, deny_domains=()) -> SpamContext:
     )
 
 
+def _is_test() -> bool:
+    return _field("is_test").lower() in ("1", "true")
+
+
 def _content() -> str:
     content = request.form.get("comment_content") or ""
     return content[:50_000]
@@ -127,7 +131,7 @@ def comment_check():
         rules = site_rules(db.session, credential.site)
         site_id = credential.site_id
         db.session.commit()  # the key's last use; no transaction stays open while a worker scores
-        is_test = _field("is_test").lower() in ("1", "true")
+        is_test = _is_test()
         try:
             result = analyze(AnalysisRequest(site_id=site_id, texts=[_content()], toxicity=False,
                                              spam=_spam_context(not is_test, rules.deny_domains)))
@@ -159,7 +163,7 @@ def _submit(is_spam: bool):
     db.session.commit()
     if not content.strip() and not _field("comment_author_url"):
         raise AkismetError(400, "Missing required field: comment_content.")
-    if _field("is_test").lower() in ("1", "true"):
+    if _is_test():
         # Akismet's meaning of is_test: answer, but learn nothing from it.
         return _text(THANKS)
     if not enqueue_text_label(site_id, content, is_spam, "akismet",

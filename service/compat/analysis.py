@@ -11,19 +11,17 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import redis
 from flask import current_app
 
 from service.extensions import task_queue
-from workers.celery_app import ANALYSIS_QUEUE, ANALYZE_TASK, LEARN_TEXT_TASK
+from workers.celery_app import ANALYSIS_QUEUE, ANALYZE_TASK
 
 log = logging.getLogger(__name__)
 
 REPLY_PREFIX = "modqueue:analysis:reply:"
-# A reply nobody collected (its caller gave up) disappears after this long.
-REPLY_TTL_SECONDS = 30
 
 
 class AnalysisUnavailable(Exception):
@@ -64,8 +62,6 @@ class AnalysisResult:
     spam: dict | None
     sources: dict[str, str]
     batch_size: int
-    waited_ms: float
-    extra: dict = field(default_factory=dict)
 
 
 def _blocking_client() -> redis.Redis:
@@ -84,7 +80,6 @@ def analyze(request: AnalysisRequest, timeout: float | None = None) -> AnalysisR
     settings = current_app.config["MODQUEUE_SETTINGS"]
     timeout = settings.analysis_timeout_seconds if timeout is None else timeout
     reply_key = REPLY_PREFIX + uuid.uuid4().hex
-    started = time.monotonic()
     deadline = time.time() + timeout
     try:
         # A short retry policy fails fast when Redis is down (retry=False makes kombu wait about 6 s).
@@ -109,17 +104,10 @@ def analyze(request: AnalysisRequest, timeout: float | None = None) -> AnalysisR
     data = json.loads(answer[1])
     return AnalysisResult(
         toxicity=data["toxicity"], labels=data["labels"], spam=data.get("spam"), sources=data["sources"],
-        batch_size=data["batch_size"], waited_ms=round((time.monotonic() - started) * 1000, 1),
+        batch_size=data["batch_size"],
     )
 
 
 def enqueue_text_label(site_id: int, text: str, is_spam: bool, source: str, spam: SpamContext) -> bool:
     """Teach the site's spam model one labelled text (learned once per text and label)."""
-    try:
-        task_queue.celery.send_task(LEARN_TEXT_TASK, args=[site_id, text, bool(is_spam), source, asdict(spam)],
-                                    retry=True, retry_policy={"max_retries": 2, "interval_start": 0,
-                                                              "interval_step": 0.2, "interval_max": 0.5})
-        return True
-    except Exception as exc:
-        log.warning("learning queue unavailable: %s", exc)
-        return False
+    return task_queue.enqueue_text_learning(site_id, text, is_spam, source, asdict(spam))

@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from service.compat.analysis import (AnalysisRequest, AnalysisTimeout, AnalysisUnavailable, SpamContext, analyze,
@@ -122,6 +122,13 @@ def _comment_text(payload: dict) -> str:
     return text
 
 
+def _client_token(payload: dict) -> str | None:
+    client_token = payload.get("clientToken")
+    if client_token is not None and not isinstance(client_token, str):
+        raise _invalid("clientToken must be a string.")
+    return client_token
+
+
 def _languages(payload: dict) -> list[str] | None:
     languages = payload.get("languages")
     if languages is None or languages == []:
@@ -167,8 +174,6 @@ def _requested(payload: dict) -> list[Requested]:
 
 
 def _check_languages(requested: list[Requested], languages: list[str] | None) -> list[str]:
-    from flask import current_app
-
     supported = MODEL_LANGUAGES.get(current_app.config["MODQUEUE_SETTINGS"].toxicity_model, {"en"})
     if languages is None:
         return ["en"]
@@ -226,9 +231,7 @@ def analyze_comment():
         text = _comment_text(payload)
         requested = _requested(payload)
         languages = _check_languages(requested, _languages(payload))
-        client_token = payload.get("clientToken")
-        if client_token is not None and not isinstance(client_token, str):
-            raise _invalid("clientToken must be a string.")
+        client_token = _client_token(payload)
         spans = sentence_spans(text) if payload.get("spanAnnotations") is True else [(0, len(text))]
         per_span = len(spans) > 1
         needs_toxicity = any(r.score != "spam" for r in requested)
@@ -286,9 +289,7 @@ def suggest_score():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise _invalid(f"attributeScores.{name}.summaryScore.value must be a number from 0 to 1.")
             suggested[ATTRIBUTES[name]] = float(value)
-        client_token = payload.get("clientToken")
-        if client_token is not None and not isinstance(client_token, str):
-            raise _invalid("clientToken must be a string.")
+        client_token = _client_token(payload)
         if "spam" in suggested and not enqueue_text_label(site_id, text, suggested["spam"] >= 0.5,
                                                           "perspective", SpamContext()):
             raise PerspectiveError(503, "UNAVAILABLE", "The learning queue is unavailable; try again.")

@@ -20,6 +20,8 @@ class ScoringInput:
     prior_rejected: int = 0
     prior_published: int = 0
     deny_domains: frozenset[str] = field(default_factory=frozenset)
+    #: Count the text in the site's traffic windows (velocity, copies): comments yes, bare text checks no.
+    observe_traffic: bool = True
 
 
 class ToxicityScorer(Protocol):

@@ -15,7 +15,6 @@ from workers.pipeline import SessionSpamModels
 from workers.scoring.base import ScoringInput
 from workers.scoring.spam.learning import learn_from_text
 from workers.scoring.spam.model import Featurizer
-from workers.scoring.spam.scorer import LearnedSpamScorer
 from workers.tasks.scoring import ScoringTask, _process
 
 log = logging.getLogger(__name__)
@@ -44,33 +43,24 @@ def _spam_input(site_id: int, text: str, context: dict, key: str, at: float) -> 
         prior_rejected=0,
         prior_published=1,
         deny_domains=frozenset(context.get("deny_domains") or ()),
+        observe_traffic=bool(context.get("observe_traffic")),
     )
 
 
 def _score_spam(task: AnalysisTask, live: list[tuple[str, dict]], now: float) -> dict[str, dict]:
     """Spam scores for the requests that asked; traffic windows count only the ones marked as comments."""
-    scorers = task.scorers
-    quiet = _process.setdefault("quiet_spam", LearnedSpamScorer(None))
-    groups = {True: [], False: []}
-    for key, request in live:
-        context = request.get("spam")
-        if context is not None:
-            groups[bool(context.get("observe_traffic"))].append(
-                (key, _spam_input(request["site_id"], request["texts"][0], context, key, now)))
+    asked = [(key, _spam_input(request["site_id"], request["texts"][0], request["spam"], key, now))
+             for key, request in live if request.get("spam") is not None]
+    if not asked:
+        return {}
 
     def work(session):
-        results = {}
-        for observe, scorer in ((True, scorers.spam), (False, quiet)):
-            items = groups[observe]
-            if not items:
-                continue
-            models = SessionSpamModels(session, _process["spam_cache"])
-            for (key, _), result in zip(items, scorer.score_batch([i for _, i in items], models), strict=True):
-                results[key] = {"score": result.score, "signals": result.signals,
-                                "contributions": result.contributions, "version": result.version}
-        return results
+        models = SessionSpamModels(session, _process["spam_cache"])
+        results = task.scorers.spam.score_batch([item for _, item in asked], models)
+        return {key: {"score": r.score, "signals": r.signals, "contributions": r.contributions, "version": r.version}
+                for (key, _), r in zip(asked, results, strict=True)}
 
-    return task.run_in_transaction(work) if groups[True] or groups[False] else {}
+    return task.run_in_transaction(work)
 
 
 @shared_task(base=AnalysisTask, bind=True, name=ANALYZE_TASK)

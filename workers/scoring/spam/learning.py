@@ -14,7 +14,7 @@ from service.db import utcnow
 from service.spam.models import GLOBAL_SCOPE, site_scope
 from workers.scoring.base import ScoringInput
 from workers.scoring.spam import model
-from workers.scoring.spam.scorer import LearnedSpamScorer
+from workers.scoring.spam.scorer import item_signals
 from workers.scoring.spam.store import lock_models, save_model
 
 
@@ -78,8 +78,7 @@ def learn_from_text(session: Session, site_id: int, item: ScoringInput, is_spam:
     if row.label == label:
         return False
     row.label, row.source, row.updated_at = label, source, utcnow()
-    signals = LearnedSpamScorer(None).signals([item])[0]
-    examples = [(item.body, signals, is_spam)]
+    examples = [(item.body, item_signals(item), is_spam)]
     if is_spam and (ham := presumed_ham(session, site_id)) is not None:
         examples.append((ham.body, ham.signals, False))
         ham.learned_label = "ham"

@@ -26,6 +26,12 @@ class SpamResult:
     version: str
 
 
+def item_signals(item: ScoringInput) -> dict[str, float]:
+    """The signals of the text and the author's history (traffic signals need Redis: the scorer adds them)."""
+    return {**text_signals(item.body, item.honeypot_filled, item.deny_domains),
+            **history_signals(item.prior_rejected, item.prior_published)}
+
+
 class LearnedSpamScorer:
     backend = "spam-model"
     fallback_reason = None
@@ -35,14 +41,13 @@ class LearnedSpamScorer:
         self.featurizer = model.Featurizer()
 
     def signals(self, items: Sequence[ScoringInput]) -> list[dict[str, float]]:
-        rows = [
-            {**text_signals(i.body, i.honeypot_filled, i.deny_domains), **history_signals(i.prior_rejected, i.prior_published)}
-            for i in items
-        ]
-        if self.traffic is not None:
-            contexts = [TrafficContext(i.site_id, i.comment_id, i.author_key, i.remote_addr, i.body, i.at) for i in items]
-            for row, traffic in zip(rows, self.traffic.observe_batch(contexts)):
-                row.update(traffic)
+        rows = [item_signals(i) for i in items]
+        observed = [n for n, i in enumerate(items) if i.observe_traffic]
+        if self.traffic is not None and observed:
+            contexts = [TrafficContext(i.site_id, i.comment_id, i.author_key, i.remote_addr, i.body, i.at)
+                        for i in (items[n] for n in observed)]
+            for n, traffic in zip(observed, self.traffic.observe_batch(contexts), strict=True):
+                rows[n].update(traffic)
         return rows
 
     def score_batch(self, items: Sequence[ScoringInput], models: SpamModels) -> list[SpamResult]:
