@@ -283,9 +283,8 @@ def suggest_score():
         suggested = {}
         for name, score in attributes.items():
             _score_name(name)
-            value = score.get("summaryScore", {}).get("value") if isinstance(score, dict) else None
-            if isinstance(score, dict) and not isinstance(score.get("summaryScore", {}), dict):
-                value = None
+            summary = score.get("summaryScore") if isinstance(score, dict) else None
+            value = summary.get("value") if isinstance(summary, dict) else None
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise _invalid(f"attributeScores.{name}.summaryScore.value must be a number from 0 to 1.")
             suggested[ATTRIBUTES[name]] = float(value)

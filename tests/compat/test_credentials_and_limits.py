@@ -115,6 +115,17 @@ def test_malformed_perspective_requests_are_invalid_arguments(client, db_session
     assert message in response.get_json()["error"]["message"]
 
 
+@pytest.mark.parametrize("score", [{"summaryScore": [1]}, {"summaryScore": "high"}, {"summaryScore": {}}, 0.9])
+def test_malformed_suggested_scores_are_invalid_arguments(client, db_session, site, score):
+    _, key = create_api_key(db_session, site, "s")
+    db_session.commit()
+    response = client.post(f"/v1alpha1/comments:suggestscore?key={key}",
+                           json={"comment": {"text": "hi"}, "attributeScores": {"SPAM": score}})
+
+    assert response.status_code == 400
+    assert "summaryScore.value must be a number" in response.get_json()["error"]["message"]
+
+
 def test_coral_without_a_configured_secret_is_refused(client, site):
     response = client.post(f"/compat/coral/phase/{site.public_key}", data=b"{}",
                            headers={"X-Coral-Signature": "sha256=00", "Content-Type": "application/json"})
