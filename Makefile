@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 # on a machine whose pip would otherwise pick a CUDA build.
 TORCH_PIP_ARGS ?=
 STAMP := $(VENV)/.installed
+# The browser tests drive Debian's Chromium (Playwright's own browser download cannot work offline).
+CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: run test install clean
 
@@ -22,7 +24,15 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/modqueue dev
 
-test: $(STAMP)
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "the browser tests need $(CHROMIUM): sudo apt-get install -y chromium" >&2; exit 1; \
+	fi
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 clean:
