@@ -53,12 +53,15 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def make_engine(url: str, **options) -> Engine:
-    """Create an engine with the settings each backend needs."""
+def make_engine(url: str, pool_size: int | None = None, **options) -> Engine:
+    """Create an engine with the settings each backend needs; `pool_size`: connections kept open (server
+    databases), with as many again times two opened for bursts."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 10, "check_same_thread": False}, **options)
         event.listen(engine, "connect", _tune_sqlite)
         return engine
+    if pool_size:
+        options.update(pool_size=pool_size, max_overflow=2 * pool_size)
     return create_engine(url, pool_pre_ping=True, **options)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Flask, g, jsonify, request
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -34,6 +36,19 @@ def _http_code(exc: HTTPException) -> str:
     return (exc.name or "error").lower().replace(" ", "_")
 
 
+def seconds_until_allowed() -> int:
+    """For a refused request: how long until the breached limit lets the next one through."""
+    from service.ratelimit import limiter
+
+    breached = limiter.current_limit
+    if breached is None:
+        return 60
+    try:
+        return max(1, int(breached.reset_at - time.time()))
+    except Exception:  # the limit store went away between the hit and now
+        return max(1, int(breached.limit.get_expiry()))
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(APIError)
     @app.errorhandler(SubmissionError)
@@ -60,8 +75,9 @@ def register_error_handlers(app: Flask) -> None:
         g.retry_after = "2"
         return response, status
 
-    # Registered before the rate limiter's header hook, so it runs after it: Flask-Limiter puts its
-    # Retry-After on every response, which tells a client that succeeded to wait.
+    # Registered before the rate limiter's header hook, so it runs after it (should its headers be
+    # turned on, Flask-Limiter puts a Retry-After on every response, which tells a client that succeeded
+    # to wait).
     @app.after_request
     def _retry_after_only_when_refused(response):
         if g.get("retry_after"):
@@ -72,6 +88,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
+        if exc.code == 429:
+            g.retry_after = str(seconds_until_allowed())
         if not request.path.startswith("/api/"):
             return exc
         if exc.code == 429:

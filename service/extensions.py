@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING
 
 import redis
 from flask import Flask, current_app, g
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.db import make_engine, make_session_factory
+from service.publisher import BatchPublisher
 from service.settings import Settings
 
 if TYPE_CHECKING:
@@ -23,7 +25,7 @@ class Database:
 
     def init_app(self, app: Flask, settings: Settings, session_factory: sessionmaker[Session] | None = None) -> None:
         app.extensions["modqueue.sessions"] = session_factory or make_session_factory(
-            make_engine(settings.database_url)
+            make_engine(settings.database_url, pool_size=settings.db_pool_size)
         )
         app.teardown_appcontext(self._close)
 
@@ -37,11 +39,25 @@ class Database:
             g.db_session = self.session_factory()
         return g.db_session
 
+    def autocommit(self) -> Connection:
+        """A connection on which each statement commits by itself: a single INSERT is one round trip, with
+        no BEGIN and COMMIT around it. Where sessions are bound to one connection (tests, inside an outer
+        transaction) it is the session's connection, and the caller's `session.commit()` commits."""
+        bind = self.session_factory.kw.get("bind")
+        if not isinstance(bind, Engine):
+            return self.session.connection()
+        if "db_autocommit" not in g:
+            g.db_autocommit = bind.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return g.db_autocommit
+
     @staticmethod
     def _close(_exc: BaseException | None) -> None:
         session = g.pop("db_session", None)
         if session is not None:
             session.close()
+        connection = g.pop("db_autocommit", None)
+        if connection is not None:
+            connection.close()
 
 
 class Redis:
@@ -69,6 +85,7 @@ class TaskQueue:
     def init_app(self, app: Flask, settings: Settings) -> None:
         app.extensions["modqueue.celery"] = None
         app.extensions["modqueue.settings"] = settings
+        app.extensions["modqueue.scoring_publisher"] = None
 
     @property
     def celery(self) -> "Celery":
@@ -91,9 +108,21 @@ class TaskQueue:
             log.warning("queue unavailable; %s not sent", task, extra={"comment_id": comment_id})
             return False
 
+    @property
+    def scoring_publisher(self) -> BatchPublisher:
+        if current_app.extensions["modqueue.scoring_publisher"] is None:
+            from workers.celery_app import send_scoring
+
+            celery, batch_size = self.celery, current_app.extensions["modqueue.settings"].batch_size
+            current_app.extensions["modqueue.scoring_publisher"] = BatchPublisher(
+                lambda ids: send_scoring(celery, ids, batch_size), name="scoring publisher")
+        return current_app.extensions["modqueue.scoring_publisher"]
+
     def enqueue_scoring(self, comment_id: str) -> bool:
-        """Queue a committed comment for scoring; on failure it stays pending and the sweeper queues it."""
-        return self._send("modqueue.score_comment", [comment_id], comment_id)
+        """Queue a committed comment for scoring without waiting for Redis: this process's publisher sends
+        it with whatever else is waiting, in one round trip. If the message is lost, the comment stays
+        pending and the sweeper queues it."""
+        return self.scoring_publisher.submit(comment_id)
 
     def enqueue_learning(self, comment_id: str, is_spam: bool) -> bool:
         """Teach the spam model from a committed moderator decision."""

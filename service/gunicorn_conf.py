@@ -21,3 +21,10 @@ def child_exit(server, worker) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def worker_exit(server, worker) -> None:
+    """A worker stopping (SIGTERM, max requests, reload) first publishes the scoring messages it holds."""
+    from service.publisher import flush_all
+
+    flush_all()

@@ -21,6 +21,24 @@ DEFAULT_QUEUE = "celery"
 ANALYSIS_QUEUE = "modqueue.analysis"
 
 
+#: A scoring message names up to this many comments; a worker takes batch_size // this many messages
+#: per batch, so a batch still names at most batch_size comments (and is filled up from the database).
+MAX_IDS_PER_MESSAGE = 8
+
+
+def ids_per_message(batch_size: int) -> int:
+    return max(1, min(MAX_IDS_PER_MESSAGE, batch_size))
+
+
+def send_scoring(app: Celery, comment_ids: list[str], batch_size: int) -> None:
+    """Queue comments for scoring, a few ids per message, all the messages in one round trip to Redis
+    (kombu's producer batch). Raises if the broker cannot be reached."""
+    per_message = ids_per_message(batch_size)
+    with app.producer_or_acquire() as producer, producer.batch():
+        for start in range(0, len(comment_ids), per_message):
+            app.send_task(SCORE_TASK, args=[comment_ids[start:start + per_message]], producer=producer)
+
+
 def create_celery(settings: Settings | None = None) -> Celery:
     """A Celery app speaking JSON only, acknowledging late, with the sweeper on its beat schedule."""
     settings = settings or Settings.from_env()

@@ -26,7 +26,8 @@ def test_an_author_posting_too_fast_gets_429_with_retry_after(limited_client, si
     refused = limited_client.post("/api/v1/comments", json=comment(site, author))
 
     assert [a.status_code for a in accepted] == [202, 202]
-    assert "Retry-After" not in accepted[0].headers and accepted[0].headers["X-RateLimit-Remaining"]
+    # No Retry-After (nor X-RateLimit-*, which would cost a Redis round trip each) on an accepted comment.
+    assert not any(name.startswith(("Retry-After", "X-RateLimit")) for name in accepted[0].headers.keys())
     assert refused.status_code == 429
     assert refused.get_json()["error"]["code"] == "rate_limited"
     assert int(refused.headers["Retry-After"]) > 0

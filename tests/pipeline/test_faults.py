@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import re
+import base64
+import json
 import sys
 from collections import Counter
 
@@ -19,6 +20,16 @@ def assert_decided_exactly_once(stack, ids):
     assert set(statuses) == set(ids)
     per_comment = Counter(change.comment_id for change in stack.audit(ids))
     assert per_comment == Counter({comment_id: 1 for comment_id in ids})
+
+
+def queued_ids(stack) -> set[str]:
+    """The comment ids named by the scoring messages waiting in Redis."""
+    named = set()
+    for raw in stack.redis.lrange("celery", 0, -1):
+        body = json.loads(base64.b64decode(json.loads(raw)["body"]))
+        first = body[0][0]
+        named.update(first if isinstance(first, list) else [first])
+    return named
 
 
 def start_beat(stack, **env):
@@ -41,8 +52,10 @@ def test_worker_killed_mid_batch_loses_nothing_and_decides_nothing_twice(stack):
         MODQUEUE_BATCH_SIZE="4",
         MODQUEUE_VISIBILITY_TIMEOUT_SECONDS="3",
     )
-    # Let the first batch finish, then kill the worker (and its pool child) while the next one is scoring.
-    wait_until(lambda: re.search(r"batch of \d+ messages", slow.log), 60, 0.05, message="first batch decided")
+    # Let the first batch of 4 be decided, then kill the worker (and its pool child) while the next one is
+    # scoring (each takes 1.5 s). The web's publisher may have named all 12 in one message.
+    wait_until(lambda: any(s != "pending" for s in stack.statuses(ids).values()), 60, 0.05,
+               message="first batch decided")
     slow.kill_hard()
     first = stack.statuses(ids)
     assert 0 < sum(s != "pending" for s in first.values()) < len(ids)
@@ -57,7 +70,9 @@ def test_worker_killed_mid_batch_loses_nothing_and_decides_nothing_twice(stack):
 
 def test_redis_wiped_with_comments_queued_is_recovered_by_the_sweeper(stack):
     ids = [stack.post(f"queued while no worker runs {n}")["id"] for n in range(5)]
-    assert stack.redis.llen("celery") == 5
+    # The web process publishes after the response, a few milliseconds later; wait until the queue holds
+    # all five (in one message or several), so the flush below is sure to lose them.
+    wait_until(lambda: queued_ids(stack) == set(ids), 10, 0.02, message="all five queued")
     stack.redis.flushdb()  # what a restart of a Redis that keeps nothing on disk does to the queue
     assert stack.redis.llen("celery") == 0
 

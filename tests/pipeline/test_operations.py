@@ -105,7 +105,7 @@ def test_sigterm_to_a_worker_mid_batch_finishes_the_batch_and_hands_back_the_res
     wait_until(lambda: "scoring batch of" in worker.log, 60, 0.05, message="a batch in flight")
 
     assert worker.stop(signal.SIGTERM, timeout=60) == 0
-    finished = sum(int(n) for n in re.findall(r"batch of (\d+) messages", worker.log))
+    finished = sum(int(n) for n in re.findall(r"(\d+) comments decided", worker.log))
     assert finished >= 4, worker.log[-2000:]
 
     # No beat runs here: what the leaving worker had not started must have gone back to the queue.

@@ -71,7 +71,7 @@ def test_worker_scores_queued_comments_in_batches_with_detoxify_checkpoint(stack
             assert comment.scores[name] == pytest.approx(value, abs=1e-4)
             assert comment.score_sources[name].startswith("detoxify/original@detoxify-test-")
         assert comment.status == apply_policy(rules, comment.scores).status
-    batch_sizes = [int(n) for n in re.findall(r"batch of (\d+) messages", worker.log)]
+    batch_sizes = [int(n) for n in re.findall(r"(\d+) comments decided", worker.log)]
     assert sum(batch_sizes) == len(ids)
     assert max(batch_sizes) > 1, f"comments were scored one by one: {batch_sizes}"
     assert "FALLING BACK" not in worker.log

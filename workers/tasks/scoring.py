@@ -18,7 +18,7 @@ from service.logging_setup import log_context
 from service.metrics import COMMENTS_DECIDED, DECISION_LATENCY, SCORING_BATCH_SECONDS, SCORING_BATCH_SIZE
 from service.scorer_status import announce_scorer_state, withdraw_scorer_state
 from workers.base import DatabaseTask
-from workers.celery_app import SCORE_TASK
+from workers.celery_app import SCORE_TASK, ids_per_message
 from workers.pipeline import hold_unscorable, score_and_decide
 from workers.scoring import ScorerSet, load_scorers
 from workers.scoring.spam.store import CachedSpamModels
@@ -37,7 +37,8 @@ class ScoringTask(DatabaseTask, Batches):
 
     @property
     def flush_every(self) -> int:
-        return self.settings.batch_size
+        # Messages per batch: each names up to ids_per_message comments.
+        return max(1, self.settings.batch_size // ids_per_message(self.settings.batch_size))
 
     @property
     def flush_interval(self) -> float:
@@ -93,11 +94,22 @@ class ScoringTask(DatabaseTask, Batches):
         return decisions
 
 
+def named_comments(requests) -> dict[str, str]:
+    """Comment id → the id of the message that named it. A message names one comment id (as the sweeper
+    of earlier versions sent them) or a list of them (the web's publisher and the sweeper now)."""
+    task_ids: dict[str, str] = {}
+    for request in requests:
+        named = request.args[0] if request.args else []
+        for comment_id in named if isinstance(named, list) else [named]:
+            task_ids.setdefault(str(comment_id), request.id)
+    return task_ids
+
+
 @shared_task(base=ScoringTask, bind=True, name=SCORE_TASK)
 def score_comment(self: ScoringTask, requests) -> int:
     """Score and decide the comments named by a batch of queued messages."""
     # Each queued message is a task of its own; a batch has no id, so its lines name the first and a count.
-    task_ids = {str(r.args[0]): r.id for r in requests if r.args}
+    task_ids = named_comments(requests)
     comment_ids = list(task_ids)
     batch_id = f"{requests[0].id}+{len(requests) - 1}" if requests else None
     token = log_context.set({"task_id": batch_id, "comment_ids": comment_ids})
@@ -106,7 +118,10 @@ def score_comment(self: ScoringTask, requests) -> int:
         log.info("scoring batch of %d comments", len(comment_ids))
         started = time.perf_counter()
         scorers.last_timings = {}
-        decisions = self._decide(comment_ids, scorers)
+        size = self.settings.batch_size
+        decisions = []
+        for start in range(0, len(comment_ids), size):  # many messages of many ids: a transaction per batch
+            decisions += self._decide(comment_ids[start:start + size], scorers)
         SCORING_BATCH_SECONDS.observe(time.perf_counter() - started)
         SCORING_BATCH_SIZE.observe(len(comment_ids))
         publish_events(self.redis, [

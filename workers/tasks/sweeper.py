@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from service.comments.models import PENDING, Comment
 from service.db import utcnow
 from workers.base import DatabaseTask
-from workers.celery_app import SCORE_TASK, SWEEP_TASK
+from workers.celery_app import SWEEP_TASK, send_scoring
 
 log = logging.getLogger(__name__)
 SWEEP_LIMIT = 5000
@@ -41,8 +41,7 @@ def claim_stale_pending(session: Session, older_than: timedelta, limit: int = SW
 def sweep_pending(self: DatabaseTask) -> int:
     """Queue every stale pending comment again; scoring is idempotent, so a duplicate costs nothing."""
     ids = self.run_in_transaction(claim_stale_pending, timedelta(seconds=self.settings.sweep_after_seconds))
-    for comment_id in ids:
-        self.app.send_task(SCORE_TASK, args=[comment_id])
+    send_scoring(self.app, ids, self.settings.batch_size)
     if ids:
         log.warning("re-queued %d stale pending comments", len(ids))
     return len(ids)
