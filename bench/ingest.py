@@ -1,11 +1,12 @@
 """Ingest: modqueue's POST /api/v1/comments under gunicorn vs a bare Flask app, same server settings.
 
-    python bench/ingest.py [--clients 16] [--seconds 8]
+    python bench/ingest.py [--clients 16] [--seconds 5] [--rounds 5]
 
 Starts modqueue (`modqueue web`, against Postgres and Redis, no worker) and `bench/bare_app.py` (a POST
 handler that only parses JSON and returns 202) under identical gunicorn settings, then drives each with the
-same closed-loop load: N client threads, each on a keep-alive connection, posting comments back to back.
-Prints requests/s, p50 and p99 latency and errors for each, and the ratio. The load generator is one
+same closed-loop load: N client threads, each on a keep-alive connection, posting comments back to back,
+in rounds that alternate between the two. Prints requests/s (median of the rounds), p50 and p99 latency
+and errors for each, and the ratio. The load generator is one
 Python process on the same machine; it can cap the bare app's rate, which flatters the ratio, so read
 the absolute figures too. The last line is a JSON object of the figures.
 """
@@ -13,10 +14,12 @@ the absolute figures too. The last line is a JSON object of the figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,9 +31,12 @@ import redis
 from _common import ROOT, add_service_arguments, percentile, scratch_database
 
 from service.db import make_engine, make_session_factory
+from service.gunicorn_conf import access_log_format
 from service.sites.operations import create_site
 
-GUNICORN = ["--workers", "2", "--worker-class", "gthread", "--threads", "32"]  # what `modqueue web --workers 2` runs
+# The server settings `modqueue web --workers 2` runs with (service/cli.py), access log included.
+GUNICORN = ["--workers", "2", "--worker-class", "gthread", "--threads", "32", "--graceful-timeout", "30",
+            "--access-logfile", "-", "--access-logformat", access_log_format]
 
 
 def free_port() -> int:
@@ -89,8 +95,17 @@ def drive(port: int, site_key: str, clients: int, seconds: float, warmup: float 
         thread.start()
     for thread in threads:
         thread.join()
-    return {"rps": round(len(latencies) / seconds, 1), "p50_ms": round(percentile(latencies, 0.5) * 1000, 2),
-            "p99_ms": round(percentile(latencies, 0.99) * 1000, 2), "errors": errors[0], "requests": len(latencies)}
+    return {"rps": len(latencies) / seconds, "latencies": latencies, "errors": errors[0]}
+
+
+def summary(rounds: list[dict]) -> dict:
+    """Median requests/s over the rounds; latency percentiles over every request of every round."""
+    latencies = [value for r in rounds for value in r["latencies"]]
+    return {"rps": round(statistics.median(r["rps"] for r in rounds), 1),
+            "rps_rounds": [round(r["rps"], 1) for r in rounds],
+            "p50_ms": round(percentile(latencies, 0.5) * 1000, 2),
+            "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+            "errors": sum(r["errors"] for r in rounds), "requests": len(latencies)}
 
 
 def serve(args: list[str], env: dict, log: Path) -> subprocess.Popen:
@@ -100,7 +115,8 @@ def serve(args: list[str], env: dict, log: Path) -> subprocess.Popen:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--seconds", type=float, default=5, help="length of each round")
+    parser.add_argument("--rounds", type=int, default=5)
     add_service_arguments(parser)
     args = parser.parse_args()
     database_url, drop = scratch_database(args.postgres_url)
@@ -113,33 +129,38 @@ def main() -> None:
     env.update(MODQUEUE_DATABASE_URL=database_url, MODQUEUE_REDIS_URL=args.redis_url, MODQUEUE_SECRET_KEY="bench",
                MODQUEUE_RATE_LIMIT_IP="10000000/minute", MODQUEUE_RATE_LIMIT_AUTHOR="10000000/minute",
                PYTHONPATH=f"{ROOT}:{ROOT / 'bench'}")
-    results = {}
-    with tempfile.TemporaryDirectory() as folder:
-        servers = {
+    rounds: dict[str, list[dict]] = {"bare_flask": [], "modqueue": []}
+    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as running:
+        commands = {
             "bare_flask": [sys.executable, "-m", "gunicorn", "bare_app:app", *GUNICORN],
             "modqueue": [str(Path(sys.executable).parent / "modqueue"), "web", "--host", "127.0.0.1",
                          "--workers", "2"],
         }
-        for name, command in servers.items():
-            port = free_port()
+        ports = {}
+        for name, command in commands.items():
+            ports[name] = port = free_port()
             command = command + (["--bind", f"127.0.0.1:{port}"] if name == "bare_flask" else ["--port", str(port)])
             process = serve(command, env, Path(folder) / f"{name}.log")
-            try:
-                wait_listening(port)
-                results[name] = drive(port, site_key, args.clients, args.seconds)
-            finally:
-                process.terminate()
-                process.wait(30)
-            r = results[name]
-            print(f"{name:>10}: {r['rps']:8.1f} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms  "
-                  f"errors {r['errors']}")
+            running.callback(process.wait, 30)
+            running.callback(process.terminate)
+            wait_listening(port)
+        # Rounds alternate which server goes first, so drift in the machine's speed (other tenants, the
+        # database's background writes) falls on both alike; the figures are medians over the rounds.
+        for n in range(args.rounds):
+            for name in (("bare_flask", "modqueue") if n % 2 == 0 else ("modqueue", "bare_flask")):
+                rounds[name].append(drive(ports[name], site_key, args.clients, args.seconds))
+                print(f"round {n + 1} {name:>10}: {rounds[name][-1]['rps']:8.1f} req/s", flush=True)
+    results = {name: summary(r) for name, r in rounds.items()}
+    for name, r in results.items():
+        print(f"{name:>10}: {r['rps']:8.1f} req/s (median of {args.rounds})  p50 {r['p50_ms']:6.2f} ms  "
+              f"p99 {r['p99_ms']:6.2f} ms  errors {r['errors']}")
     drop()
     redis.Redis.from_url(args.redis_url).flushdb()
     ratio = results["modqueue"]["rps"] / results["bare_flask"]["rps"]
     print(f"modqueue / bare Flask throughput: {ratio:.2f} (target ≥ 0.4); p99 target < 50 ms at "
           f"{args.clients} clients")
-    print(json.dumps({"clients": args.clients, "seconds": args.seconds, **{f"{k}_{m}": v for k, r in results.items()
-                                                                          for m, v in r.items()},
+    print(json.dumps({"clients": args.clients, "seconds": args.seconds, "rounds": args.rounds,
+                      **{f"{k}_{m}": v for k, r in results.items() for m, v in r.items()},
                       "throughput_ratio": round(ratio, 3)}))
 
 

@@ -36,7 +36,10 @@ def send_scoring(app: Celery, comment_ids: list[str], batch_size: int) -> None:
     per_message = ids_per_message(batch_size)
     with app.producer_or_acquire() as producer, producer.batch():
         for start in range(0, len(comment_ids), per_message):
-            app.send_task(SCORE_TASK, args=[comment_ids[start:start + per_message]], producer=producer)
+            # No result, no per-message queue declaration (the workers declare the queues; the message goes
+            # straight to the queue's list), no retry loop (the caller retries the whole batch).
+            app.send_task(SCORE_TASK, args=[comment_ids[start:start + per_message]], producer=producer,
+                          ignore_result=True, declare=[], retry=False)
 
 
 def create_celery(settings: Settings | None = None) -> Celery:
