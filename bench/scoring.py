@@ -1,6 +1,6 @@
 """Scoring throughput: per-comment model calls vs batched forward passes vs the real worker path.
 
-    python bench/scoring.py [--device cpu|cuda] [--precision auto|fp32|bf16] [--comments 192] [--threads 2]
+    python bench/scoring.py [--device cpu|cuda] [--precision auto|fp32|bf16|int8] [--comments 192] [--threads 2]
                             [--worker-processes 2]
 
 Builds a Detoxify-format checkpoint with BERT-base dimensions (random weights: the compute of Detoxify's
@@ -175,7 +175,7 @@ class WorkerPath:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "int8"], default="auto")
     parser.add_argument("--comments", type=int, default=192)
     parser.add_argument("--per-comment", type=int, default=96, help="comments for (a), the slow path")
     parser.add_argument("--batch-interval", type=float, default=None,

@@ -61,7 +61,7 @@ class Settings:
     batch_size: int = 64
     batch_interval_seconds: float = 0.2
     torch_threads: int = 0
-    #: Inference precision: auto (bf16 where the hardware has it natively, else fp32), fp32 or bf16.
+    #: Inference precision: auto (bf16 where the hardware has it natively, else fp32), fp32, bf16 or int8 (CPU).
     torch_precision: str = "auto"
     torch_device: str = "cpu"
     max_body_chars: int = 10_000
@@ -107,7 +107,7 @@ class Settings:
             batch_size=_int(env, "MODQUEUE_BATCH_SIZE", 64),
             batch_interval_seconds=_float(env, "MODQUEUE_BATCH_INTERVAL_SECONDS", 0.2),
             torch_threads=_int(env, "MODQUEUE_TORCH_THREADS", 0),
-            torch_precision=_choice(env, "MODQUEUE_TORCH_PRECISION", ("auto", "fp32", "bf16"), "auto"),
+            torch_precision=_choice(env, "MODQUEUE_TORCH_PRECISION", ("auto", "fp32", "bf16", "int8"), "auto"),
             torch_device=env.get("MODQUEUE_TORCH_DEVICE") or "cpu",
             max_body_chars=_int(env, "MODQUEUE_MAX_BODY_CHARS", 10_000),
             db_pool_size=_int(env, "MODQUEUE_DB_POOL_SIZE", 10),

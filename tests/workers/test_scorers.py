@@ -115,7 +115,7 @@ MIXED = ["thanks", "you are an idiot and stupid", "nice", "an article about nice
          "stupid", "you are nice", "idiot " * 40, "article"]
 
 
-@pytest.mark.parametrize("precision, tolerance", [("bf16", 0.02)])
+@pytest.mark.parametrize("precision, tolerance", [("bf16", 0.02), ("int8", 0.05)])
 def test_reduced_precision_agrees_with_fp32(tiny_checkpoint, precision, tolerance):
     items = [ScoringInput(t) for t in MIXED]
     reference = DetoxifyScorer("original", str(tiny_checkpoint), precision="fp32").score_batch(items)
@@ -145,3 +145,9 @@ def test_auto_precision_follows_the_hardware(monkeypatch):
     monkeypatch.setattr(detoxify_backend, "cpu_has_native_bf16", lambda: False)
     assert detoxify_backend.resolve_precision("auto", "cpu") == "fp32"
     assert detoxify_backend.resolve_precision("fp32", "cpu") == "fp32"
+    assert detoxify_backend.resolve_precision("int8", "cpu") == "int8"
+
+
+def test_int8_is_refused_on_a_gpu(tiny_checkpoint):
+    with pytest.raises(ValueError, match="CPU only"):
+        DetoxifyScorer("original", str(tiny_checkpoint), precision="int8", device="cuda")
