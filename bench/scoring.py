@@ -1,7 +1,7 @@
 """Scoring throughput: per-comment model calls vs batched forward passes vs the real worker path.
 
     python bench/scoring.py [--device cpu|cuda] [--precision auto|fp32|bf16|int8] [--comments 192] [--threads 2]
-                            [--worker-processes 2]
+                            [--worker-processes 2] [--batch-size 64]
 
 Builds a Detoxify-format checkpoint with BERT-base dimensions (random weights: the compute of Detoxify's
 `original`) and compares, in one run:
@@ -114,6 +114,8 @@ class WorkerPath:
                    MODQUEUE_INSTANCE_PATH=str(folder), HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
         if args.batch_interval is not None:
             env["MODQUEUE_BATCH_INTERVAL_SECONDS"] = str(args.batch_interval)
+        if args.batch_size is not None:
+            env["MODQUEUE_BATCH_SIZE"] = str(args.batch_size)
         self.log = open(folder / "worker.log", "wb")
         self.worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "workers.main", "worker", "--concurrency",
@@ -180,6 +182,8 @@ def main() -> None:
     parser.add_argument("--per-comment", type=int, default=96, help="comments for (a), the slow path")
     parser.add_argument("--batch-interval", type=float, default=None,
                         help="the worker's MODQUEUE_BATCH_INTERVAL_SECONDS (default: the setting's default)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="the worker's MODQUEUE_BATCH_SIZE (default: the setting's default)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads")
     parser.add_argument("--worker-processes", type=int, default=os.cpu_count() or 1,
                         help="pool processes of the worker in (c), each with threads/processes torch threads "
@@ -203,7 +207,7 @@ def main() -> None:
         b_fp32 = raw_batched(fp32, texts)
         b = raw_batched(precision, texts)
         print(f"(b) raw batched forward, fp32: {b_fp32:.1f} comments/s; {precision.precision}: {b:.1f} comments/s")
-        batch_size = Settings.from_env({}).batch_size
+        batch_size = args.batch_size or Settings.from_env({}).batch_size
         b_worker = worker_batches(precision, texts, batch_size)
         print(f"    the worker's model call on arrival-order batches of {batch_size}: {b_worker:.1f} comments/s")
         agree = agreement(checkpoint, texts[:96], args.device, precision.precision)
@@ -231,6 +235,7 @@ def main() -> None:
         "device": args.device, "precision": args.precision, "threads": args.threads,
         "worker_processes": args.worker_processes,
         "batch_interval_s": args.batch_interval or Settings.from_env({}).batch_interval_seconds,
+        "batch_size": batch_size,
         "per_comment_per_s": round(a, 2), "batched_fp32_per_s": round(b_fp32, 2), "batched_per_s": round(b, 2),
         "worker_path_per_s": round(c, 2), "worker_vs_per_comment": round(c / a, 2),
         "worker_vs_batched": round(c / b, 2), "worker_model_call_per_s": round(b_worker, 2),

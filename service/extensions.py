@@ -113,9 +113,10 @@ class TaskQueue:
         if current_app.extensions["modqueue.scoring_publisher"] is None:
             from workers.celery_app import send_scoring
 
-            celery, batch_size = self.celery, current_app.extensions["modqueue.settings"].batch_size
+            celery, settings = self.celery, current_app.extensions["modqueue.settings"]
             current_app.extensions["modqueue.scoring_publisher"] = BatchPublisher(
-                lambda ids: send_scoring(celery, ids, batch_size), name="scoring publisher")
+                lambda ids: send_scoring(celery, ids, settings.batch_size), name="scoring publisher",
+                linger=settings.publish_linger_seconds)
         return current_app.extensions["modqueue.scoring_publisher"]
 
     def enqueue_scoring(self, comment_id: str) -> bool:

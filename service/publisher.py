@@ -46,7 +46,7 @@ class BatchPublisher:
         self._in_flight = 0
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
-        self._stopping = False
+        self._hurry = threading.Event()  # set while someone waits in flush(): no lingering then
 
     def submit(self, item: str) -> bool:
         """Queue an id for publishing; False when the buffer is full (the sweeper will queue it)."""
@@ -66,20 +66,24 @@ class BatchPublisher:
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything submitted so far was published (or given up); True if it was in time."""
         deadline = time.monotonic() + timeout
-        with self._wake:
-            while self._pending or self._in_flight:
-                left = deadline - time.monotonic()
-                if left <= 0 or self._thread is None or not self._thread.is_alive():
-                    return not (self._pending or self._in_flight)
-                self._wake.wait(min(left, 0.05))
-        return True
+        self._hurry.set()
+        try:
+            with self._wake:
+                while self._pending or self._in_flight:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or self._thread is None or not self._thread.is_alive():
+                        return not (self._pending or self._in_flight)
+                    self._wake.wait(min(left, 0.05))
+            return True
+        finally:
+            self._hurry.clear()
 
     def _take(self) -> list[str]:
         with self._wake:
             while not self._pending:
                 self._wake.wait()
         if self.linger:  # let the ids of requests in flight join this round trip
-            time.sleep(self.linger)
+            self._hurry.wait(self.linger)
         with self._wake:
             batch = [self._pending.popleft() for _ in range(min(self.max_batch, len(self._pending)))]
             self._in_flight = len(batch)

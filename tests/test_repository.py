@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from service.audit.models import StatusChange
 from service.comments.models import FLAGGED, PENDING, PUBLISHED, Comment
-from service.comments.operations import published_comments, submit_comment
+from service.comments.operations import SubmissionError, insert_comment, published_comments, submit_comment
 from service.comments.schemas import CommentIn
 from service.db import make_engine, make_session_factory
 from service.migrations import upgrade
@@ -101,6 +101,32 @@ def test_idempotency_key_replays_the_stored_comment(session):
     second, created_second = new_comment(session, site, key="k")
     assert (created_first, created_second) == (True, False)
     assert first.id == second.id
+
+
+def test_the_single_insert_path_stores_what_the_full_path_stores(session):
+    site = create_site(session, "S", ["https://s.example"])
+    first, _ = new_comment(session, site, body="the article's first comment")
+    data = CommentIn.model_validate({"site": site.public_key, "article": {"id": "a1"},
+                                     "author": {"name": "Ada", "email": "Ada@Example.org"},
+                                     "body": "a reply", "parent_id": first.id})
+
+    comment_id = insert_comment(session.connection(), site, data, first.article_id, remote_addr="10.0.0.1")
+
+    stored = session.get(Comment, comment_id)
+    assert (stored.status, stored.parent_id, stored.article_id, stored.author_key, stored.remote_addr) == (
+        PENDING, first.id, first.article_id, "email:ada@example.org", "10.0.0.1")
+    assert stored.request_hash == data.fingerprint() and stored.reasons == [] and stored.queued_at is not None
+    other = submit_comment(session, site, CommentIn.model_validate(
+        {"site": site.public_key, "article": {"id": "a2"}, "author": {"name": "Bo"}, "body": "elsewhere"}),
+        idempotency_key=None, remote_addr=None)[0]
+    session.flush()
+    with pytest.raises(SubmissionError) as refused:  # a reply must be on its parent's article
+        insert_comment(session.connection(), site, data, other.article_id, remote_addr=None)
+    assert refused.value.fields == {"parent_id": "no such comment on this article"}
+    site.closed = True
+    with pytest.raises(SubmissionError) as closed:
+        insert_comment(session.connection(), site, data, first.article_id, remote_addr=None)
+    assert closed.value.status == 403
 
 
 def test_published_comments_exclude_the_undecided(session):

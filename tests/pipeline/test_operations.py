@@ -14,7 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.pipeline.test_faults import assert_decided_exactly_once
+from tests.pipeline.test_faults import assert_decided_exactly_once, queued_ids
 from tests.support.processes import ROOT, modqueue_env
 from tests.support.waiting import wait_until
 
@@ -111,3 +111,24 @@ def test_sigterm_to_a_worker_mid_batch_finishes_the_batch_and_hands_back_the_res
     # No beat runs here: what the leaving worker had not started must have gone back to the queue.
     stack.start_worker("arriving", MODQUEUE_BATCH_SIZE="4")
     assert_decided_exactly_once(stack, ids)
+
+
+def test_a_web_process_stopping_queues_the_comments_it_accepted_first(stack):
+    """The publisher holds accepted ids for MODQUEUE_PUBLISH_LINGER_SECONDS (here far longer than the
+    test); SIGTERM must make the web process send them before it exits, with no sweeper running."""
+    port = free_port()
+    web = stack.start_process("web", compose_command("web", port), MODQUEUE_PUBLISH_LINGER_SECONDS="30")
+    base = f"http://127.0.0.1:{port}"
+    wait_until(lambda: (r := _get(f"{base}/readyz")) is not None and r.status_code == 200, 60, 0.5, "web ready")
+    ids = []
+    for n in range(6):
+        response = httpx.post(f"{base}/api/v1/comments", json={
+            "site": stack.site_key, "article": {"id": "leaving"}, "author": {"name": f"Ops {n}"}, "body": f"last {n}"})
+        assert response.status_code == 202
+        ids.append(response.json()["id"])
+    assert queued_ids(stack) == set(), "published before the linger was over"
+
+    web.stop(signal.SIGTERM)
+
+    assert web.popen.returncode == 0
+    assert queued_ids(stack) == set(ids)
