@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -167,6 +168,15 @@ class WorkerPath:
             rows = session.execute(select(Comment.created_at, Comment.decided_at).where(Comment.id.in_(ids))).all()
         return [(decided - created).total_seconds() for created, decided in rows]
 
+    def batch_timings(self) -> dict:
+        """Totals over the worker's batches, from its log: wall time, and the model's and spam scorer's part."""
+        self.log.flush()
+        text = Path(self.log.name).read_text(errors="replace")
+        rows = re.findall(r"(\d+) comments decided in (\d+) ms \(toxicity (\d+) ms, spam (\d+) ms\)", text)
+        totals = [sum(int(row[i]) for row in rows) for i in range(4)]
+        return {"batches": len(rows), "comments": totals[0], "batch_ms": totals[1], "toxicity_ms": totals[2],
+                "spam_ms": totals[3]}
+
     def close(self) -> None:
         self.worker.terminate()
         self.worker.wait(60)
@@ -219,6 +229,7 @@ def main() -> None:
         try:
             path.wait_decided([path.post("warm-up comment for the worker")], timeout=300)
             c = path.burst(texts)
+            timings = path.batch_timings()
             rate = c / 2
             waits = path.latencies(comments(max(40, int(rate * 20)), seed=11), rate)
             p50, p99 = percentile(waits, 0.5), percentile(waits, 0.99)
@@ -229,6 +240,8 @@ def main() -> None:
           f"{max(1, args.threads // args.worker_processes)} torch threads): {c:.1f} comments/s")
     print(f"    at {rate:.1f} comments/s (half of that): POST→decision p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
     print(f"    worker peak RSS {rss_mib:.0f} MiB")
+    print(f"    the burst's {timings['batches']} batches: {timings['batch_ms']} ms in all, of which the model "
+          f"{timings['toxicity_ms']} ms and the spam scorer {timings['spam_ms']} ms (summed over the processes)")
     print(f"ratios: (c)/(a) {c / a:.2f} (target ≥ 4), (c)/(b) {c / b:.2f} in {args.precision} (target ≥ 0.8); "
           f"(c) / the worker's model call alone {c / b_worker:.2f}")
     print(json.dumps({
@@ -241,7 +254,7 @@ def main() -> None:
         "worker_vs_batched": round(c / b, 2), "worker_model_call_per_s": round(b_worker, 2),
         "worker_vs_model_call": round(c / b_worker, 2), "latency_rate_per_s": round(rate, 2),
         "latency_p50_ms": round(p50 * 1000), "latency_p99_ms": round(p99 * 1000),
-        "worker_peak_rss_mib": round(rss_mib), **agree,
+        "worker_peak_rss_mib": round(rss_mib), "burst_batches": timings, **agree,
     }))
 
 
