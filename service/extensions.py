@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.db import make_engine, make_session_factory
+from service.metrics import SCORING_PUBLISHED
 from service.publisher import BatchPublisher
 from service.settings import Settings
 
@@ -116,7 +117,7 @@ class TaskQueue:
             celery, settings = self.celery, current_app.extensions["modqueue.settings"]
             current_app.extensions["modqueue.scoring_publisher"] = BatchPublisher(
                 lambda ids: send_scoring(celery, ids, settings.batch_size), name="scoring publisher",
-                linger=settings.publish_linger_seconds)
+                linger=settings.publish_linger_seconds, counter=SCORING_PUBLISHED)
         return current_app.extensions["modqueue.scoring_publisher"]
 
     def enqueue_scoring(self, comment_id: str) -> bool:

@@ -42,6 +42,11 @@ ANALYSIS_BATCH_SIZE = Histogram(
     "modqueue_analysis_batch_size", "Compatibility API requests answered per model call.",
     buckets=(1, 2, 4, 8, 16, 32, 64),
 )
+SCORING_PUBLISHED = Counter(
+    "modqueue_scoring_ids_published_total",
+    "Comment ids the web processes handed to the queue: sent, or left for the sweeper (broker down, buffer full).",
+    ["outcome"],
+)
 
 
 class QueueDepth:

@@ -29,9 +29,12 @@ class BatchPublisher:
     """Hands ids to `send(ids)` from one daemon thread; `send` publishes them all or raises."""
 
     def __init__(self, send: Callable[[list[str]], None], *, name: str = "publisher", linger: float = 0.01,
-                 max_pending: int = 20_000, max_batch: int = 500, attempts: int = 3, retry_delay: float = 0.2):
+                 max_pending: int = 20_000, max_batch: int = 500, attempts: int = 3, retry_delay: float = 0.2,
+                 counter=None):
         self._send = send
         self.name = name
+        #: A Prometheus counter with an `outcome` label: ids "sent", or "left_for_sweeper".
+        self.counter = counter
         self.linger = linger
         self.max_pending = max_pending
         self.max_batch = max_batch
@@ -55,6 +58,7 @@ class BatchPublisher:
         with self._wake:
             if len(self._pending) >= self.max_pending:
                 log.warning("%s buffer full; %s left for the sweeper", self.name, item, extra={"comment_id": item})
+                self._count("left_for_sweeper", 1)
                 return False
             self._pending.append(item)
             if self._thread is None:
@@ -103,13 +107,19 @@ class BatchPublisher:
         for attempt in range(1, self.attempts + 1):
             try:
                 self._send(batch)
+                self._count("sent", len(batch))
                 return
             except Exception as exc:  # the broker is down or restarting
                 if attempt == self.attempts:
                     log.warning("queue unavailable (%s); %d comments left for the sweeper", exc, len(batch),
                                 extra={"comment_id": ",".join(batch)})
+                    self._count("left_for_sweeper", len(batch))
                     return
                 time.sleep(self.retry_delay * attempt)
+
+    def _count(self, outcome: str, n: int) -> None:
+        if self.counter is not None:
+            self.counter.labels(outcome).inc(n)
 
 
 def flush_all(timeout: float = 5.0) -> None:

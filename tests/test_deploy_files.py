@@ -104,7 +104,7 @@ def test_workers_are_sized_autoscaled_and_beat_is_single():
     assert worker["terminationGracePeriodSeconds"] >= 60
     hpa = by_kind("HorizontalPodAutoscaler", "modqueue-worker")["spec"]
     assert hpa["scaleTargetRef"]["name"] == "modqueue-worker"
-    assert hpa["metrics"][0]["external"]["metric"]["name"] == "modqueue_queue_depth"
+    assert hpa["metrics"][0]["external"]["metric"]["name"] == "modqueue_pending_comments"
     beat = by_kind("Deployment", "modqueue-beat")["spec"]
     assert beat["replicas"] == 1 and beat["strategy"]["type"] == "Recreate"
 

@@ -7,6 +7,8 @@ import logging
 import threading
 import time
 
+from prometheus_client import CollectorRegistry, Counter
+
 from service.publisher import BatchPublisher
 
 
@@ -62,7 +64,8 @@ def test_a_lone_id_is_sent_after_the_linger_without_waiting_for_more():
 def test_an_unreachable_broker_is_retried_then_left_to_the_sweeper(caplog):
     send = Recorder()
     send.fail = True
-    publisher = BatchPublisher(send, linger=0, attempts=3, retry_delay=0.01)
+    counter = Counter("published", "ids by outcome", ["outcome"], registry=CollectorRegistry())
+    publisher = BatchPublisher(send, linger=0, attempts=3, retry_delay=0.01, counter=counter)
 
     with caplog.at_level(logging.WARNING, logger="service.publisher"):
         started = time.monotonic()
@@ -76,6 +79,7 @@ def test_an_unreachable_broker_is_retried_then_left_to_the_sweeper(caplog):
     publisher.submit("later")
     assert publisher.flush(5)
     assert send.sent == ["later"]
+    assert counter.labels("left_for_sweeper")._value.get() == 1 and counter.labels("sent")._value.get() == 1
 
 
 def test_a_full_buffer_refuses_more_ids_instead_of_growing():

@@ -81,6 +81,7 @@ def test_compose_commands_run_the_stack_and_metrics_count_what_happened(stack):
     web_metrics = httpx.get(f"{base}/metrics").text
     worker_metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
     assert metric(web_metrics, "modqueue_comments_received_total", site=stack.site_key) == 3
+    assert metric(web_metrics, "modqueue_scoring_ids_published_total", outcome="sent") == 3
     assert metric(web_metrics, "modqueue_pending_comments") >= 0
     assert "modqueue_queue_depth" in web_metrics
     assert metric(worker_metrics, "modqueue_comments_decided_total", site=stack.site_key, decided_by="policy") == 3
