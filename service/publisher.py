@@ -107,8 +107,6 @@ class BatchPublisher:
         for attempt in range(1, self.attempts + 1):
             try:
                 self._send(batch)
-                self._count("sent", len(batch))
-                return
             except Exception as exc:  # the broker is down or restarting
                 if attempt == self.attempts:
                     log.warning("queue unavailable (%s); %d comments left for the sweeper", exc, len(batch),
@@ -116,6 +114,9 @@ class BatchPublisher:
                     self._count("left_for_sweeper", len(batch))
                     return
                 time.sleep(self.retry_delay * attempt)
+            else:
+                self._count("sent", len(batch))
+                return
 
     def _count(self, outcome: str, n: int) -> None:
         if self.counter is not None:
