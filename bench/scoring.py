@@ -173,6 +173,8 @@ class WorkerPath:
         self.log.flush()
         text = Path(self.log.name).read_text(errors="replace")
         rows = re.findall(r"(\d+) comments decided in (\d+) ms \(toxicity (\d+) ms, spam (\d+) ms\)", text)
+        # Messages whose comments an earlier batch already took (filling itself up) decide nothing: not batches.
+        rows = [row for row in rows if int(row[0]) > 0]
         totals = [sum(int(row[i]) for row in rows) for i in range(4)]
         return {"batches": len(rows), "comments": totals[0], "batch_ms": totals[1], "toxicity_ms": totals[2],
                 "spam_ms": totals[3]}
