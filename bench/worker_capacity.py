@@ -27,7 +27,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--comments", type=int, default=256)
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="fp32")
+    parser.add_argument("--precision", choices=["fp32", "bf16", "int8", "auto"], default="fp32")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         checkpoint = bert_base_checkpoint(Path(folder))

@@ -141,11 +141,66 @@ def test_auto_precision_follows_the_hardware(monkeypatch):
     from workers.scoring import detoxify_backend
 
     monkeypatch.setattr(detoxify_backend, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(detoxify_backend, "cpu_has_int8_dot_product", lambda: True)
     assert detoxify_backend.resolve_precision("auto", "cpu") == "bf16"
     monkeypatch.setattr(detoxify_backend, "cpu_has_native_bf16", lambda: False)
+    assert detoxify_backend.resolve_precision("auto", "cpu") == "int8"
+    monkeypatch.setattr(detoxify_backend, "cpu_has_int8_dot_product", lambda: False)
     assert detoxify_backend.resolve_precision("auto", "cpu") == "fp32"
     assert detoxify_backend.resolve_precision("fp32", "cpu") == "fp32"
     assert detoxify_backend.resolve_precision("int8", "cpu") == "int8"
+
+
+def test_cpu_features_are_read_from_the_flags_line(monkeypatch, tmp_path):
+    from workers.scoring import detoxify_backend
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("model name\t: Some CPU avx512_bf16 in its name\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n")
+    real_path = detoxify_backend.Path
+    monkeypatch.setattr(detoxify_backend, "Path", lambda p: cpuinfo if p == "/proc/cpuinfo" else real_path(p))
+    assert not detoxify_backend.cpu_has_native_bf16()
+    assert detoxify_backend.cpu_has_int8_dot_product()
+    cpuinfo.write_text("flags\t\t: fpu sse2 avx2 fma\n")
+    assert not detoxify_backend.cpu_has_int8_dot_product()
+
+
+def _pick_int8_for_auto(monkeypatch):
+    from workers.scoring import detoxify_backend
+
+    monkeypatch.setattr(detoxify_backend, "cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(detoxify_backend, "cpu_has_int8_dot_product", lambda: True)
+
+
+def test_reduced_precision_is_measured_against_fp32_as_it_loads(tiny_checkpoint, monkeypatch, caplog):
+    _pick_int8_for_auto(monkeypatch)
+    with caplog.at_level(logging.INFO, logger="workers.scoring.detoxify_backend"):
+        scorer = DetoxifyScorer("original", str(tiny_checkpoint), precision="auto")
+
+    assert scorer.precision == "int8" and scorer.model_version.endswith("/int8")
+    assert 0 <= scorer.fp32_difference <= 0.03
+    assert any("within" in r.getMessage() and "of fp32" in r.getMessage() for r in caplog.records)
+    settings = Settings.from_env({"MODQUEUE_DETOXIFY_CHECKPOINT": str(tiny_checkpoint),
+                                  "MODQUEUE_TORCH_PRECISION": "auto"})
+    assert load_scorers(settings, None).state()["fp32_difference"] == pytest.approx(scorer.fp32_difference)
+
+
+def test_auto_precision_that_strays_from_fp32_reloads_in_fp32(tiny_checkpoint, monkeypatch, caplog):
+    _pick_int8_for_auto(monkeypatch)
+    monkeypatch.setattr("workers.scoring.detoxify_backend.AUTO_TOLERANCE", -1.0)  # any difference is too much
+    items = [ScoringInput(t) for t in MIXED]
+    reference = DetoxifyScorer("original", str(tiny_checkpoint), precision="fp32").score_batch(items)
+
+    with caplog.at_level(logging.WARNING):
+        scorer = DetoxifyScorer("original", str(tiny_checkpoint), precision="auto")
+        named = DetoxifyScorer("original", str(tiny_checkpoint), precision="int8")
+
+    assert scorer.precision == "fp32" and scorer.model_version.endswith("/fp32") and scorer.fp32_difference is None
+    for a, b in zip(reference, scorer.score_batch(items)):
+        assert a == pytest.approx(b, abs=1e-6)
+    assert any("reloading in fp32" in r.getMessage() for r in caplog.records)
+    # Asked for by name: kept, with a warning.
+    assert named.precision == "int8" and named.fp32_difference is not None
+    assert any("kept, as MODQUEUE_TORCH_PRECISION asks for it" in r.getMessage() for r in caplog.records)
 
 
 def test_int8_is_refused_on_a_gpu(tiny_checkpoint):

@@ -51,6 +51,8 @@ class ScorerSet:
             "backend": self.toxicity.backend,
             "model": self.toxicity.model_version,
             "fallback_reason": self.toxicity.fallback_reason,
+            # Below fp32 (bf16, int8): the largest score difference from fp32 measured on load.
+            "fp32_difference": getattr(self.toxicity, "fp32_difference", None),
         }
 
 

@@ -8,10 +8,16 @@ In bf16 the weights are converted once at load time (half the memory) rather tha
 every forward pass, which re-reads all 110 M fp32 weights per call: 16% more comments per second on
 BERT-base, with scores within 0.003 of fp32 (`bench/scoring.py` prints the difference).
 
-Where the CPU has no native bf16 (AVX2 machines), `int8` quantizes the Linear layers' weights once at load
-and their activations per call (PyTorch's dynamic quantization, fbgemm/x86 kernels): 1.4-1.9x the fp32
-rate on BERT-base on an AVX2-only EPYC, scores within 0.01 of fp32. It is opt-in: `auto` never picks it,
-since its scores stray further than bf16's.
+Where the CPU has no native bf16 but has int8 dot-product instructions (AVX-512 VNNI, AVX-VNNI or AMX),
+`int8` quantizes the Linear layers' weights once at load and their activations per call (PyTorch's dynamic
+quantization, x86/fbgemm kernels): 2.0-2.3x the fp32 rate on BERT-base on an Ice Lake Xeon, 1.4-1.9x on an
+AVX2-only EPYC, scores within 0.01 of fp32 on both. So `auto` is bf16 where the CPU has native bf16, int8
+where it has VNNI and no bf16, fp32 elsewhere (and on AVX2-only CPUs, where int8 gains less).
+
+A reduced precision is checked against fp32 as the model loads: a fixed set of probe texts is scored in
+fp32 first, then in the reduced precision, and the largest difference is logged and announced with the
+worker's scorer state (which /readyz lists). If a precision that `auto` picked strays more than
+AUTO_TOLERANCE, the scorer reloads in fp32, saying so; one asked for by name is kept, with a warning.
 """
 
 from __future__ import annotations
@@ -29,6 +35,23 @@ PRECISIONS = ("auto", "fp32", "bf16", "int8")
 #: Texts padded together: sorted by length, so each sub-batch pads to about its own length. With batches
 #: of 32 comments of 8-60 words, 8 wastes least on padding (measured: 8 → 94/s, 16 → 85/s, 32 → 67/s).
 SUB_BATCH = 8
+#: The largest score difference from fp32, on the probe texts, that a precision `auto` picked may show.
+#: Measured: bf16 0.003 and int8 0.008-0.010 on BERT-base; the policy's thresholds are 0.05-0.1 apart.
+AUTO_TOLERANCE = 0.03
+#: Scored at load in fp32 and in the reduced precision: short and long, friendly and hostile.
+PROBE_TEXTS = (
+    "Thanks for writing this up, it answered my question.",
+    "This is the dumbest thing I have read all week, and you should be embarrassed.",
+    "ok",
+    "I disagree with the second point: the figures in the table do not add up, and the council's own "
+    "report from last spring says the opposite about the bus routes.",
+    "Shut up, you worthless idiot. Nobody wants you here.",
+    "Great photos! Which lens did you use for the harbour shots?",
+    "People like you are what is wrong with this town; get out and stay out.",
+    "Could the author add a link to the original study? I would like to read the methodology, especially "
+    "how the sample was chosen and whether the survey was weighted by age and region, because the result "
+    "seems surprising given what the national figures showed over the same period.",
+)
 
 
 def _checkpoint_version(model_type: str, checkpoint: str | None) -> str:
@@ -43,24 +66,42 @@ def _checkpoint_version(model_type: str, checkpoint: str | None) -> str:
     return f"{Path(checkpoint).stem}-{digest.hexdigest()[:12]}"
 
 
+def _cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.partition(":")[2].split())
+    return set()
+
+
 def cpu_has_native_bf16() -> bool:
     """AVX-512 BF16 or AMX: bf16 matrix maths runs in hardware rather than emulated."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
+    return bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
+def cpu_has_int8_dot_product() -> bool:
+    """VNNI (AVX-512 or AVX) or AMX: int8 multiply-accumulate in one instruction, what int8 kernels need
+    to beat fp32 by much; PyTorch's x86 quantized engine must be there to use it."""
+    import torch
+
+    engines = set(torch.backends.quantized.supported_engines)
+    return bool(_cpu_flags() & {"avx512_vnni", "avx_vnni", "amx_int8"}) and bool(engines & {"x86", "fbgemm"})
 
 
 def resolve_precision(requested: str, device: str) -> str:
-    """`auto` is bf16 where the hardware supports it natively, fp32 elsewhere."""
+    """`auto`: bf16 where the hardware has it natively, else int8 on a CPU with VNNI, else fp32."""
     import torch
 
     if requested != "auto":
         return requested
     if device.startswith("cuda"):
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if cpu_has_native_bf16() else "fp32"
+    if cpu_has_native_bf16():
+        return "bf16"
+    return "int8" if cpu_has_int8_dot_product() else "fp32"
 
 
 def quantize_linear_layers(model):
@@ -80,24 +121,50 @@ class DetoxifyScorer:
     def __init__(self, model_type: str, checkpoint: str | None = None, torch_threads: int = 0,
                  precision: str = "fp32", device: str = "cpu"):
         import torch
-        from detoxify import Detoxify
 
         self.precision = resolve_precision(precision, device)
         if self.precision == "int8" and not device.startswith("cpu"):
             raise ValueError("int8 precision runs on the CPU only; use bf16 or fp32 on a GPU")
         if torch_threads > 0:
             torch.set_num_threads(torch_threads)
-        detoxify = Detoxify(model_type=model_type, checkpoint=checkpoint, device=device)
         self.device = device
+        self.fp32_difference: float | None = None
+        self._load(model_type, checkpoint)
+        if self.precision != "fp32":
+            self._reduce_precision(model_type, checkpoint, chosen_by_auto=precision == "auto")
+        self.model_version = f"{model_type}@{_checkpoint_version(model_type, checkpoint)}/{self.precision}"
+
+    def _load(self, model_type: str, checkpoint: str | None) -> None:
+        from detoxify import Detoxify
+
+        detoxify = Detoxify(model_type=model_type, checkpoint=checkpoint, device=self.device)
         self.tokenizer = detoxify.tokenizer
         self.class_names = list(detoxify.class_names)
         self.model = detoxify.model.eval()
+        self.max_length = min(getattr(self.tokenizer, "model_max_length", 512) or 512, 512)
+
+    def _reduce_precision(self, model_type: str, checkpoint: str | None, chosen_by_auto: bool) -> None:
+        """Convert the fp32 model in place, then measure how far the probe texts' scores moved."""
+        import torch
+
+        probes = [ScoringInput(text) for text in PROBE_TEXTS]
+        reference = self.score_batch(probes)
         if self.precision == "bf16":
             self.model = self.model.to(torch.bfloat16)
-        elif self.precision == "int8":
+        else:
             self.model = quantize_linear_layers(self.model)
-        self.max_length = min(getattr(self.tokenizer, "model_max_length", 512) or 512, 512)
-        self.model_version = f"{model_type}@{_checkpoint_version(model_type, checkpoint)}/{self.precision}"
+        reduced = self.score_batch(probes)
+        self.fp32_difference = round(max(abs(a[k] - b[k]) for a, b in zip(reference, reduced) for k in a), 5)
+        if self.fp32_difference <= AUTO_TOLERANCE:
+            log.info("%s scores within %.4f of fp32 on the probe texts", self.precision, self.fp32_difference)
+        elif chosen_by_auto:
+            log.warning("%s strays %.4f from fp32 on the probe texts (more than %.2f): reloading in fp32",
+                        self.precision, self.fp32_difference, AUTO_TOLERANCE)
+            self.precision, self.fp32_difference = "fp32", None
+            self._load(model_type, checkpoint)
+        else:
+            log.warning("%s strays %.4f from fp32 on the probe texts (more than %.2f); kept, as "
+                        "MODQUEUE_TORCH_PRECISION asks for it", self.precision, self.fp32_difference, AUTO_TOLERANCE)
 
     @property
     def source(self) -> str:
