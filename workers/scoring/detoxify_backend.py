@@ -22,6 +22,8 @@ AUTO_TOLERANCE, the scorer reloads in fp32, saying so; one asked for by name is 
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import hashlib
 import logging
 import warnings
@@ -114,6 +116,18 @@ def quantize_linear_layers(model):
         return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
 
 
+def release_freed_memory() -> None:
+    """Give the heap pages freed while loading back to the OS. Loading holds the checkpoint's state dict
+    beside the model, and a reduced precision frees the fp32 weights; glibc keeps such freed pages
+    (its mmap threshold rises once large blocks are freed), so without this the process stays as large
+    as at its peak."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 class DetoxifyScorer:
     backend = "detoxify"
     fallback_reason = None
@@ -132,6 +146,7 @@ class DetoxifyScorer:
         self._load(model_type, checkpoint)
         if self.precision != "fp32":
             self._reduce_precision(model_type, checkpoint, chosen_by_auto=precision == "auto")
+        release_freed_memory()
         self.model_version = f"{model_type}@{_checkpoint_version(model_type, checkpoint)}/{self.precision}"
 
     def _load(self, model_type: str, checkpoint: str | None) -> None:
