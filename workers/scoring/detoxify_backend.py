@@ -10,7 +10,7 @@ BERT-base, with scores within 0.003 of fp32 (`bench/scoring.py` prints the diffe
 
 Where the CPU has no native bf16 but has int8 dot-product instructions (AVX-512 VNNI, AVX-VNNI or AMX),
 `int8` quantizes the Linear layers' weights once at load and their activations per call (PyTorch's dynamic
-quantization, x86/fbgemm kernels): 2.0-2.3x the fp32 rate on BERT-base on an Ice Lake Xeon, 1.4-1.9x on an
+quantization, x86/fbgemm kernels): 1.8-2.5x the fp32 rate on BERT-base on an Ice Lake Xeon, 1.4-1.9x on an
 AVX2-only EPYC, scores within 0.01 of fp32 on both. So `auto` is bf16 where the CPU has native bf16, int8
 where it has VNNI and no bf16, fp32 elsewhere (and on AVX2-only CPUs, where int8 gains less).
 
