@@ -81,6 +81,8 @@ def _check_parent(parent_article_id: int | None, article_id: int) -> None:
 
 def _comment_values(site: Site, data: CommentIn, article_id: int, *, idempotency_key: str | None,
                     remote_addr: str | None, fingerprint: str) -> dict:
+    """A new comment's columns, all set here rather than left to the columns' defaults: the request reads
+    the ORM path's status and id before the flush, and the single INSERT returns the id it set."""
     now = utcnow()
     return {
         "id": new_id(),
