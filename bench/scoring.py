@@ -41,6 +41,7 @@ from service import create_app
 from service.comments.models import PENDING, Comment
 from service.db import make_engine, make_session_factory
 from service.moderation.policy import PolicyRules, apply_policy
+from service.scorer_status import read_scorer_states
 from service.settings import Settings
 from service.sites.operations import create_site
 from workers.scoring.base import ScoringInput
@@ -118,6 +119,7 @@ class WorkerPath:
             env["MODQUEUE_BATCH_INTERVAL_SECONDS"] = str(args.batch_interval)
         if args.batch_size is not None:
             env["MODQUEUE_BATCH_SIZE"] = str(args.batch_size)
+        self.redis = redis.Redis.from_url(args.redis_url)
         self.log = open(folder / "worker.log", "wb")
         self.worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "workers.main", "worker", "--concurrency",
@@ -125,6 +127,17 @@ class WorkerPath:
              "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
             env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
         self.peak_rss = 0
+        self.processes = args.worker_processes
+
+    def wait_loaded(self, timeout: float = 300) -> None:
+        """Wait until every pool process has loaded its model (each announces its scorer in Redis when it
+        has). Until then a burst would also measure the loading of the slower ones."""
+        deadline = time.monotonic() + timeout
+        while len(read_scorer_states(self.redis)) < self.processes:
+            if time.monotonic() > deadline or self.worker.poll() is not None:
+                raise TimeoutError("the worker's pool processes did not all load their model")
+            self.sample_rss()
+            time.sleep(0.1)
 
     def sample_rss(self) -> None:
         try:
@@ -230,6 +243,7 @@ def main() -> None:
 
         path = WorkerPath(checkpoint, args, folder)
         try:
+            path.wait_loaded()
             path.wait_decided([path.post("warm-up comment for the worker")], timeout=300)
             # Loading holds the checkpoint's state dict beside the model: the peak a memory limit must allow.
             load_peak_mib, path.peak_rss = path.peak_rss / 2**20, 0
