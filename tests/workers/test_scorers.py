@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+import torch
 from sqlalchemy.exc import OperationalError
 
 from service.settings import Settings
@@ -142,10 +143,13 @@ def test_auto_precision_follows_the_hardware(monkeypatch):
 
     monkeypatch.setattr(detoxify_backend, "cpu_has_native_bf16", lambda: True)
     monkeypatch.setattr(detoxify_backend, "cpu_has_int8_dot_product", lambda: True)
+    assert detoxify_backend.auto_candidates("cpu") == ["bf16", "int8"]  # timed against each other on load
     assert detoxify_backend.resolve_precision("auto", "cpu") == "bf16"
     monkeypatch.setattr(detoxify_backend, "cpu_has_native_bf16", lambda: False)
+    assert detoxify_backend.auto_candidates("cpu") == ["int8"]
     assert detoxify_backend.resolve_precision("auto", "cpu") == "int8"
     monkeypatch.setattr(detoxify_backend, "cpu_has_int8_dot_product", lambda: False)
+    assert detoxify_backend.auto_candidates("cpu") == []
     assert detoxify_backend.resolve_precision("auto", "cpu") == "fp32"
     assert detoxify_backend.resolve_precision("fp32", "cpu") == "fp32"
     assert detoxify_backend.resolve_precision("int8", "cpu") == "int8"
@@ -182,6 +186,47 @@ def test_reduced_precision_is_measured_against_fp32_as_it_loads(tiny_checkpoint,
     settings = Settings.from_env({"MODQUEUE_DETOXIFY_CHECKPOINT": str(tiny_checkpoint),
                                   "MODQUEUE_TORCH_PRECISION": "auto"})
     assert load_scorers(settings, None).state()["fp32_difference"] == pytest.approx(scorer.fp32_difference)
+
+
+def _offer_bf16_and_int8(monkeypatch):
+    from workers.scoring import detoxify_backend
+
+    monkeypatch.setattr(detoxify_backend, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(detoxify_backend, "cpu_has_int8_dot_product", lambda: True)
+
+
+def test_auto_times_bf16_against_int8_where_the_cpu_has_both(tiny_checkpoint, monkeypatch, caplog):
+    _offer_bf16_and_int8(monkeypatch)
+    items = [ScoringInput(t) for t in MIXED]
+    with caplog.at_level(logging.INFO, logger="workers.scoring.detoxify_backend"):
+        scorer = DetoxifyScorer("original", str(tiny_checkpoint), precision="auto")
+
+    assert set(scorer.precision_timings) == {"bf16", "int8"}
+    assert all(ms > 0 for ms in scorer.precision_timings.values())
+    assert scorer.precision in ("bf16", "int8") and scorer.model_version.endswith("/" + scorer.precision)
+    assert 0 <= scorer.fp32_difference <= 0.03
+    # The kept model is the chosen precision's: scores as a scorer loaded in that precision by name gives.
+    named = DetoxifyScorer("original", str(tiny_checkpoint), precision=scorer.precision)
+    for a, b in zip(named.score_batch(items), scorer.score_batch(items)):
+        assert a == pytest.approx(b, abs=1e-6)
+    assert any("auto precision: probe pass" in r.getMessage() for r in caplog.records)
+    settings = Settings.from_env({"MODQUEUE_DETOXIFY_CHECKPOINT": str(tiny_checkpoint),
+                                  "MODQUEUE_TORCH_PRECISION": "auto"})
+    assert set(load_scorers(settings, None).state()["precision_timings_ms"]) == {"bf16", "int8"}
+
+
+@pytest.mark.parametrize("int8_share, kept", [(0.5, "int8"), (0.95, "bf16")])
+def test_auto_keeps_bf16_unless_int8_is_clearly_faster(tiny_checkpoint, monkeypatch, int8_share, kept):
+    _offer_bf16_and_int8(monkeypatch)
+    seconds = {"bf16": 0.2, "int8": 0.2 * int8_share}
+    monkeypatch.setattr(DetoxifyScorer, "_time_probes", lambda self, precision, features: seconds[precision])
+
+    scorer = DetoxifyScorer("original", str(tiny_checkpoint), precision="auto")
+
+    assert scorer.precision == kept and scorer.model_version.endswith("/" + kept)
+    assert scorer.precision_timings == {"bf16": 200.0, "int8": round(200 * int8_share, 1)}
+    assert isinstance(scorer.model.classifier, torch.nn.Linear) == (kept == "bf16")  # int8 swaps Linear layers
+    assert (next(scorer.model.parameters()).dtype == torch.bfloat16) == (kept == "bf16")
 
 
 def test_auto_precision_that_strays_from_fp32_reloads_in_fp32(tiny_checkpoint, monkeypatch, caplog):

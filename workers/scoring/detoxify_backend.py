@@ -14,6 +14,11 @@ quantization, x86/fbgemm kernels): 1.8-2.5x the fp32 rate on BERT-base on an Ice
 AVX2-only EPYC, scores within 0.01 of fp32 on both. So `auto` is bf16 where the CPU has native bf16, int8
 where it has VNNI and no bf16, fp32 elsewhere, AVX2-only CPUs included (int8 gains less there).
 
+Where the CPU has both, which is faster depends on the chip: on an AVX-512 BF16 Xeon bf16 and int8 ran about
+level, while on an AMD EPYC with AVX-512 BF16 and VNNI, one thread scored 23/s in bf16 and 37/s in int8. So
+there `auto` converts the model both ways and times each on the probe texts as it loads (about two seconds),
+keeping bf16, the closer to fp32, unless int8 is clearly faster (PREFER_MARGIN).
+
 A reduced precision is checked against fp32 as the model loads: a fixed set of probe texts is scored in
 fp32 first, then in the reduced precision, and the largest difference is logged and announced with the
 worker's scorer state (which /readyz lists). If a precision that `auto` picked strays more than
@@ -22,10 +27,12 @@ AUTO_TOLERANCE, the scorer reloads in fp32, saying so; one asked for by name is 
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import gc
 import hashlib
 import logging
+import time
 import warnings
 from pathlib import Path
 from typing import Sequence
@@ -41,6 +48,13 @@ SUB_BATCH = 8
 #: Measured: bf16 0.003 and int8 0.006-0.010 on BERT-base (random weights). 0.03 allows three times int8's
 #: worst seen; a model straying further is no longer the one the policy's thresholds were set for.
 AUTO_TOLERANCE = 0.03
+#: Where `auto` has two candidates, the less accurate one (int8) is kept only if a probe pass takes at most
+#: this fraction of the more accurate one's (bf16) time: a clear gain, not timing noise.
+PREFER_MARGIN = 0.85
+#: Timed passes over the probe texts per candidate (the fastest counts), alternating between candidates.
+TIMED_PASSES = 3
+#: Tokens per probe text in the timed passes (comments of 8-60 words are about 10-80 tokens).
+TIMING_TOKENS = 64
 #: Scored at load in fp32 and in the reduced precision: short and long, friendly and hostile.
 PROBE_TEXTS = (
     "Thanks for writing this up, it answered my question.",
@@ -94,17 +108,35 @@ def cpu_has_int8_dot_product() -> bool:
     return bool(_cpu_flags() & {"avx512_vnni", "avx_vnni", "amx_int8"}) and bool(engines & {"x86", "fbgemm"})
 
 
-def resolve_precision(requested: str, device: str) -> str:
-    """`auto`: bf16 where the hardware has it natively, else int8 on a CPU with VNNI, else fp32."""
+def auto_candidates(device: str) -> list[str]:
+    """The reduced precisions `auto` may use here, the closest to fp32 first: bf16 where the hardware has it
+    natively, int8 on a CPU with VNNI. None: fp32."""
     import torch
 
+    if device.startswith("cuda"):
+        return ["bf16"] if torch.cuda.is_bf16_supported() else []
+    return [name for name, present in (("bf16", cpu_has_native_bf16()), ("int8", cpu_has_int8_dot_product()))
+            if present]
+
+
+def resolve_precision(requested: str, device: str) -> str:
+    """The precision a scorer starts converting to: the named one, or `auto`'s first candidate (where it
+    has two, the faster is then chosen by timing both as the model loads)."""
     if requested != "auto":
         return requested
-    if device.startswith("cuda"):
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    if cpu_has_native_bf16():
-        return "bf16"
-    return "int8" if cpu_has_int8_dot_product() else "fp32"
+    candidates = auto_candidates(device)
+    return candidates[0] if candidates else "fp32"
+
+
+def _converted(model, precision: str, in_place: bool):
+    """The fp32 model in bf16 or int8; a converted copy unless `in_place`."""
+    import torch
+
+    if precision == "bf16":
+        return (model if in_place else copy.deepcopy(model)).to(torch.bfloat16)
+    if not in_place:
+        model = copy.deepcopy(model)
+    return quantize_linear_layers(model)
 
 
 def quantize_linear_layers(model):
@@ -137,16 +169,19 @@ class DetoxifyScorer:
                  precision: str = "fp32", device: str = "cpu"):
         import torch
 
-        self.precision = resolve_precision(precision, device)
-        if self.precision == "int8" and not device.startswith("cpu"):
+        if precision == "int8" and not device.startswith("cpu"):
             raise ValueError("int8 precision runs on the CPU only; use bf16 or fp32 on a GPU")
+        candidates = auto_candidates(device) if precision == "auto" else [p for p in [precision] if p != "fp32"]
+        self.precision = candidates[0] if candidates else "fp32"
         if torch_threads > 0:
             torch.set_num_threads(torch_threads)
         self.device = device
         self.fp32_difference: float | None = None
+        #: Where `auto` timed two candidates: each one's fastest probe pass, in milliseconds.
+        self.precision_timings: dict[str, float] | None = None
         self._load(model_type, checkpoint)
-        if self.precision != "fp32":
-            self._reduce_precision(model_type, checkpoint, chosen_by_auto=precision == "auto")
+        if candidates:
+            self._reduce_precision(model_type, checkpoint, candidates, chosen_by_auto=precision == "auto")
         release_freed_memory()
         self.model_version = f"{model_type}@{_checkpoint_version(model_type, checkpoint)}/{self.precision}"
 
@@ -159,18 +194,24 @@ class DetoxifyScorer:
         self.model = detoxify.model.eval()
         self.max_length = min(getattr(self.tokenizer, "model_max_length", 512) or 512, 512)
 
-    def _reduce_precision(self, model_type: str, checkpoint: str | None, chosen_by_auto: bool) -> None:
-        """Convert the fp32 model in place, then measure how far the probe texts' scores moved."""
-        import torch
-
+    def _reduce_precision(self, model_type: str, checkpoint: str | None, candidates: list[str],
+                          chosen_by_auto: bool) -> None:
+        """Convert the fp32 model (in place, or a copy per candidate where there are two), measure how far
+        the probe texts' scores moved, and where there are two candidates keep the faster."""
         probes = [ScoringInput(text) for text in PROBE_TEXTS]
         reference = self.score_batch(probes)
-        if self.precision == "bf16":
-            self.model = self.model.to(torch.bfloat16)
-        else:
-            self.model = quantize_linear_layers(self.model)
-        reduced = self.score_batch(probes)
-        self.fp32_difference = round(max(abs(a[k] - b[k]) for a, b in zip(reference, reduced) for k in a), 5)
+        models, differences = {}, {}
+        for n, precision in enumerate(candidates):
+            models[precision] = _converted(self.model, precision, in_place=n == len(candidates) - 1)
+        for precision, model in models.items():
+            self.model = model
+            reduced = self.score_batch(probes)
+            differences[precision] = round(max(abs(a[k] - b[k]) for a, b in zip(reference, reduced) for k in a), 5)
+        if len(models) > 1:
+            self.precision = self._faster(models, differences, probes)
+        self.model = models[self.precision]
+        models.clear()
+        self.fp32_difference = differences[self.precision]
         if self.fp32_difference <= AUTO_TOLERANCE:
             log.info("%s scores within %.4f of fp32 on the probe texts", self.precision, self.fp32_difference)
         elif chosen_by_auto:
@@ -182,6 +223,39 @@ class DetoxifyScorer:
         else:
             log.warning("%s strays %.4f from fp32 on the probe texts (more than %.2f); kept, as "
                         "MODQUEUE_TORCH_PRECISION asks for it", self.precision, self.fp32_difference, AUTO_TOLERANCE)
+
+    def _time_probes(self, precision: str, features: list[dict]) -> float:
+        """Seconds for one forward pass of the timing batch with the current model (the `precision` one)."""
+        import torch
+
+        started = time.perf_counter()
+        with torch.inference_mode():
+            self._forward(features)
+        return time.perf_counter() - started
+
+    def _faster(self, models: dict, differences: dict[str, float], probes: list[ScoringInput]) -> str:
+        """Time each candidate on the probe texts (alternating, fastest pass counts) and pick: the first
+        (the closest to fp32) unless a later one within AUTO_TOLERANCE takes at most PREFER_MARGIN of its
+        time."""
+        # One sub-batch of the probe texts cut to TIMING_TOKENS: a typical comment's length, and the same
+        # bounded cost whatever the tokenizer makes of them.
+        encoded = self.tokenizer([p.body for p in probes][:SUB_BATCH], truncation=True, max_length=TIMING_TOKENS)
+        features = [{key: encoded[key][i] for key in encoded} for i in range(len(encoded["input_ids"]))]
+        passes: dict[str, list[float]] = {precision: [] for precision in models}
+        for _ in range(TIMED_PASSES):
+            for precision, model in models.items():
+                self.model = model
+                passes[precision].append(self._time_probes(precision, features))
+        best = {precision: min(seconds) for precision, seconds in passes.items()}
+        self.precision_timings = {precision: round(seconds * 1000, 1) for precision, seconds in best.items()}
+        chosen = next(iter(models))
+        for precision in models:
+            if differences[precision] <= AUTO_TOLERANCE and (differences[chosen] > AUTO_TOLERANCE
+                                                              or best[precision] <= PREFER_MARGIN * best[chosen]):
+                chosen = precision
+        log.info("auto precision: probe pass %s; keeping %s",
+                 ", ".join(f"{p} {ms:.0f} ms" for p, ms in self.precision_timings.items()), chosen)
+        return chosen
 
     @property
     def source(self) -> str:
