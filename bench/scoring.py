@@ -13,7 +13,9 @@ Builds a Detoxify-format checkpoint with BERT-base dimensions (random weights: t
       process → decision written; throughput for a burst, then POST→decision latency p50/p99 while posting
       at half that throughput.
 
-Also prints the worker processes' peak RSS (with the model's loading, and while scoring) and how far the
+Also prints the worker processes' peak RSS (with the model's loading, and while scoring), the memory they
+hold after the burst (RSS, and what each holds alone: the pool processes share the model their main
+process loaded before forking), and how far the
 worker's precision strays from fp32: the largest score difference and how many default-policy decisions
 change (with random weights every score sits near 0.5, next to the 0.5 review thresholds, so that count is
 a worst case). Needs Postgres and Redis (MODQUEUE_BENCH_POSTGRES_URL, MODQUEUE_BENCH_REDIS_URL). The last
@@ -147,6 +149,17 @@ class WorkerPath:
         except psutil.NoSuchProcess:
             pass
 
+    def memory(self) -> dict:
+        """The worker's memory now, in MiB: each process's RSS, and (USS, PSS) what is its own and its share
+        of what it shares. The pool processes share the model the main process loaded before forking, so
+        their RSS counts it once each while the PSS summed over all processes counts it once."""
+        parent = psutil.Process(self.worker.pid)
+        infos = [(p, p.memory_full_info()) for p in [parent, *parent.children(recursive=True)]]
+        mib = 2**20
+        return {"main_rss_mib": round(infos[0][1].rss / mib), "pool_rss_mib": [round(i.rss / mib) for _, i in infos[1:]],
+                "pool_uss_mib": [round(i.uss / mib) for _, i in infos[1:]],
+                "total_pss_mib": round(sum(i.pss for _, i in infos) / mib)}
+
     def post(self, body: str) -> str:
         response = self.client.post("/api/v1/comments", json={
             "site": self.site_key, "article": {"id": "bench"}, "author": {"name": "Bench"}, "body": body})
@@ -253,6 +266,7 @@ def main() -> None:
             waits = path.latencies(comments(max(40, int(rate * 20)), seed=11), rate)
             p50, p99 = percentile(waits, 0.5), percentile(waits, 0.99)
             rss_mib = path.peak_rss / 2**20  # while scoring
+            memory = path.memory()
         finally:
             path.close()
     print(f"(c) POST → decision through a real worker ({args.worker_processes} processes × "
@@ -260,6 +274,8 @@ def main() -> None:
     print(f"    at {rate:.1f} comments/s (half of that): POST→decision p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
     print(f"    worker process peak RSS: {max(rss_mib, load_peak_mib):.0f} MiB with the model's loading, "
           f"{rss_mib:.0f} MiB while scoring")
+    print(f"    after: main process RSS {memory['main_rss_mib']} MiB; pool processes RSS {memory['pool_rss_mib']} MiB, "
+          f"of which their own (USS) {memory['pool_uss_mib']} MiB; the whole worker {memory['total_pss_mib']} MiB (PSS)")
     print(f"    the burst's {timings['batches']} batches: {timings['batch_ms']} ms in all, of which the model "
           f"{timings['toxicity_ms']} ms and the spam scorer {timings['spam_ms']} ms (summed over the processes)")
     print(f"ratios: (c)/(a) {c / a:.2f} (target ≥ 4), (c)/(b) {c / b:.2f} in {args.precision} (target ≥ 0.8); "
@@ -275,7 +291,8 @@ def main() -> None:
         "worker_vs_model_call": round(c / b_worker, 2), "latency_rate_per_s": round(rate, 2),
         "latency_p50_ms": round(p50 * 1000), "latency_p99_ms": round(p99 * 1000),
         "worker_peak_rss_mib": round(max(rss_mib, load_peak_mib)),
-        "worker_scoring_peak_rss_mib": round(rss_mib), "burst_batches": timings, **agree,
+        "worker_scoring_peak_rss_mib": round(rss_mib), "worker_memory_after": memory, "burst_batches": timings,
+        **agree,
     }))
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import sys
 
 import pytest
 from detoxify import Detoxify
 
 from service.moderation.policy import PolicyRules, apply_policy
+from service.scorer_status import read_scorer_states
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.pipeline
@@ -75,6 +79,36 @@ def test_worker_scores_queued_comments_in_batches_with_detoxify_checkpoint(stack
     assert sum(batch_sizes) == len(ids)
     assert max(batch_sizes) > 1, f"comments were scored one by one: {batch_sizes}"
     assert "FALLING BACK" not in worker.log
+
+
+def test_the_pool_shares_the_model_its_main_process_loaded_before_forking(stack, tiny_checkpoint):
+    worker = stack.start_process("pool", [
+        sys.executable, "-m", "celery", "-A", "workers.main", "worker", "--concurrency", "2", "--loglevel", "INFO",
+        "--without-mingle", "--without-gossip", "-n", "test-pool@%h",
+    ], MODQUEUE_TOXICITY_MODEL="original", MODQUEUE_DETOXIFY_CHECKPOINT=str(tiny_checkpoint),
+        MODQUEUE_TORCH_PRECISION="fp32", MODQUEUE_TORCH_THREADS="1")
+    worker.wait_for_log("ready.")
+
+    def announcing_pids() -> set[int]:
+        return {int(state["worker"].rpartition(":")[2]) for state in read_scorer_states(stack.redis)}
+
+    children = {p.pid for p in worker.tree()[1:]}
+    assert wait_until(lambda: announcing_pids() == children and len(children) == 2, 30, 0.2, "both children announced")
+    ids = [stack.post(body)["id"] for body in ("you are an idiot", "nice article thanks", "thanks")]
+    assert set(stack.wait_decided(ids)) == set(ids)
+    # Loaded once, in the main process (which announces nothing: it scores nothing); each child was ready at once.
+    assert worker.log.count("toxicity scorer loaded") == 1
+    assert worker.log.count("scorers loaded before forking the pool") == 1
+    assert worker.log.count("scorers ready: detoxify/original@detoxify-test-") == 2
+
+    # A pool process that dies is replaced by a fork of the main process: ready with the model, not reloading.
+    os.kill(min(children), signal.SIGKILL)
+    wait_until(lambda: worker.log.count("scorers ready: detoxify/") == 3, 30, 0.2, "a replacement child ready")
+    assert worker.log.count("toxicity scorer loaded") == 1
+    replacement = {p.pid for p in worker.tree()[1:]} - children
+    assert wait_until(lambda: replacement and replacement <= announcing_pids(), 30, 0.2, "replacement announced")
+    later = stack.post("another comment for the rebuilt pool")["id"]
+    assert set(stack.wait_decided([later])) == {later}
 
 
 def test_a_banned_author_is_rejected_and_a_suspended_one_held_by_the_worker(stack):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -53,9 +54,21 @@ class ScoringTask(DatabaseTask, Batches):
     def load_scorers(self) -> ScorerSet:
         return self.scorers
 
+    def load_before_forking(self) -> None:
+        """Load the scorers in the worker's main process, on one torch thread: with no OpenMP thread pool
+        started, the pool processes forked from it may start their own."""
+        if self.settings.toxicity_model != "fallback":
+            import torch
+
+            # What each pool process sets once forked: the configured count, else torch's default.
+            _process["torch_threads"] = self.settings.torch_threads or torch.get_num_threads()
+        _process["scorers"] = load_scorers(self.settings.replace(torch_threads=1), self.redis)
+        _process["spam_cache"] = CachedSpamModels()
+        log.info("scorers loaded before forking the pool: %s", _process["scorers"].toxicity.source)
+
     @property
     def scorers(self) -> ScorerSet:
-        """The model, loaded once per worker process."""
+        """The model, loaded once per worker process (or inherited from the main process)."""
         if "scorers" not in _process:
             _process["scorers"] = load_scorers(self.settings, self.redis)
             _process["spam_cache"] = CachedSpamModels()
@@ -146,11 +159,33 @@ def _keep_announcing(task: ScoringTask, stop: threading.Event) -> None:
         task._announce()
 
 
+@signals.worker_before_create_process.connect
+def _load_model_before_forking(**_kwargs) -> None:
+    """A prefork worker loads the model once, in its main process, before it forks its first pool process:
+    the pool processes (and any that replace them) start with it loaded, all in the precision chosen once,
+    and share its memory, which inference only reads (copy-on-write; about 0.45 GiB of BERT-base in int8
+    held once instead of once per process)."""
+    if "scorers" in _process:
+        return
+    score_comment._get_current_object().load_before_forking()
+    gc.collect()
+    gc.freeze()  # the collector then leaves the loaded objects alone, so it does not copy their pages
+
+
 @signals.worker_process_init.connect
 def _load_model_in_child(**_kwargs) -> None:
-    """Load the model as the pool process starts, so the first batch does not wait for it."""
+    """Ready the model as the pool process starts, so the first batch does not wait for it: the one the
+    main process loaded, on this process's share of threads, or else (another pool) a load of its own."""
     task = score_comment._get_current_object()
-    task.load_scorers()
+    if "scorers" in _process:
+        if "torch_threads" in _process:
+            import torch
+
+            torch.set_num_threads(_process["torch_threads"])
+        log.info("scorers ready: %s", _process["scorers"].toxicity.source)
+        task._announce()
+    else:
+        task.load_scorers()
     stop = threading.Event()
     _process["stop"] = stop
     threading.Thread(target=_keep_announcing, args=(task, stop), daemon=True).start()
@@ -166,6 +201,7 @@ def _withdraw(pid=None, **_kwargs) -> None:
         _process["stop"].set()
     if "scorers" in _process:
         try:
-            withdraw_scorer_state(score_comment._get_current_object().redis, _worker_name())
+            withdraw_scorer_state(score_comment._get_current_object().redis,
+                                  f"{socket.gethostname()}:{pid or os.getpid()}")
         except redis.RedisError:
             pass
