@@ -89,6 +89,27 @@ def test_posting_fast_raises_author_velocity(traffic):
     assert results[-1]["author_velocity"] == 1.0
 
 
+def test_near_duplicates_stop_at_five_other_authors(traffic):
+    def post(author, at):
+        return traffic.observe_batch([TrafficContext(1, f"{author}{at}", author, None, "same text", at)])[0]
+
+    signals = [post(author, 100 + n)["near_duplicates"] for n, author in enumerate("abcdefg")]
+    assert signals == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.0])
+    assert post("c", 120)["near_duplicates"] == 1.0  # an author already among the copies is not counted
+
+
+def test_address_velocity_counts_a_busy_window(traffic):
+    # One address (a proxy, say) with many authors: counted in Redis, not fetched back member by member.
+    contexts = [TrafficContext(1, f"p{n}", f"author{n}", "10.0.0.7", f"comment {n}", 1000 + n / 100)
+                for n in range(3000)]
+    results = [signal for start in range(0, 3000, 500) for signal in traffic.observe_batch(contexts[start:start + 500])]
+    assert [r["ip_velocity"] for r in results[4:7]] == pytest.approx([0.0, 0.1, 0.2])
+    assert results[-1]["ip_velocity"] == 1.0 and results[-1]["author_velocity"] == 0.0
+    assert traffic.client.zcard("test:spam:1:ip:10.0.0.7") == 3000
+    later = traffic.observe_batch([TrafficContext(1, "late", "x", "10.0.0.7", "later", 1000 + 30 + 600 + 1)])[0]
+    assert later["ip_velocity"] == 0.0  # the window forgot the burst
+
+
 def test_cold_start_scores_from_signals_alone():
     scorer, models = LearnedSpamScorer(None), Models()
     clean = spam_score(scorer, models, "Good reporting, thank you.", prior_published=2)

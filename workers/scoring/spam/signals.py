@@ -45,6 +45,8 @@ SIGNAL_NAMES = (
 
 DUPLICATE_WINDOW_SECONDS = 3600
 VELOCITY_WINDOW_SECONDS = 600
+#: Other authors of near-copies at which `near_duplicates` reaches 1.
+DUPLICATE_CAP = 5
 
 
 def _shouting(body: str) -> float:
@@ -112,6 +114,9 @@ class TrafficSignals:
         return duplicates, author, ip
 
     def _record(self, pipe, item: TrafficContext) -> None:
+        """Per key: drop what left the window, add this comment, read back what the signal needs, renew the
+        expiry. Only counts and a few members come back, never a whole window: one address (a proxy, a
+        campus) or a busy author may have thousands of comments in it."""
         duplicates, author, ip = self._keys(item)
         for key, member, window in ((duplicates, item.author_key, DUPLICATE_WINDOW_SECONDS),
                                     (author, item.comment_id, VELOCITY_WINDOW_SECONDS),
@@ -119,15 +124,19 @@ class TrafficSignals:
             key = key or f"{self.prefix}:none"
             pipe.zremrangebyscore(key, "-inf", item.at - window)
             pipe.zadd(key, {member: item.at})
-            pipe.zrangebyscore(key, item.at - window, item.at, withscores=False)
+            if key == duplicates:
+                # Up to DUPLICATE_CAP + 1 authors: this one may be among them, the signal stops at the cap.
+                pipe.zrangebyscore(key, item.at - window, item.at, start=0, num=DUPLICATE_CAP + 1)
+            else:
+                pipe.zcount(key, item.at - window, item.at)
             pipe.expire(key, window)
 
     def _read(self, item: TrafficContext, results: list) -> dict[str, float]:
         duplicate_authors = {m.decode() for m in results[2]} - {item.author_key}
-        author_recent = len(results[6])
-        ip_recent = len(results[10]) if item.remote_addr else 0
+        author_recent = results[6]
+        ip_recent = results[10] if item.remote_addr else 0
         return {
-            "near_duplicates": min(len(duplicate_authors), 5) / 5,
+            "near_duplicates": min(len(duplicate_authors), DUPLICATE_CAP) / DUPLICATE_CAP,
             "author_velocity": min(max(author_recent - 3, 0), 7) / 7,
             "ip_velocity": min(max(ip_recent - 5, 0), 10) / 10,
         }
