@@ -1,10 +1,11 @@
 """Scoring throughput: per-comment model calls vs batched forward passes vs the real worker path.
 
     python bench/scoring.py [--device cpu|cuda] [--precision auto|fp32|bf16|int8] [--comments 192] [--threads 2]
-                            [--worker-processes 2] [--batch-size 64]
+                            [--worker-processes 2] [--batch-size 64] [--rounds 3]
 
 Builds a Detoxify-format checkpoint with BERT-base dimensions (random weights: the compute of Detoxify's
-`original`) and compares, in one run:
+`original`) and compares, in one run (in rounds, each measuring all three back to back; the medians are
+compared, since a shared machine's speed drifts):
 
   (a) one `Detoxify.predict` call per comment (fp32, as Detoxify does it);
   (b) raw batched forward passes: tokenised, sorted by length, padded per sub-batch, in the precision the
@@ -28,6 +29,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,10 +52,8 @@ from workers.scoring.base import ScoringInput
 from workers.scoring.detoxify_backend import SUB_BATCH, DetoxifyScorer
 
 
-def per_comment(checkpoint: Path, texts: list[str], device: str) -> float:
-    from detoxify import Detoxify
-
-    model = Detoxify(checkpoint=str(checkpoint), device=device)
+def per_comment(model, texts: list[str]) -> float:
+    """(a): one `Detoxify.predict` call per comment, with a Detoxify loaded once (and warmed up)."""
     model.predict(texts[0])
     started = time.perf_counter()
     for text in texts:
@@ -219,6 +219,7 @@ def main() -> None:
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "int8"], default="auto")
     parser.add_argument("--comments", type=int, default=192)
     parser.add_argument("--per-comment", type=int, default=96, help="comments for (a), the slow path")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of (a), (b) and (c); medians are compared")
     parser.add_argument("--batch-interval", type=float, default=None,
                         help="the worker's MODQUEUE_BATCH_INTERVAL_SECONDS (default: the setting's default)")
     parser.add_argument("--batch-size", type=int, default=None,
@@ -238,21 +239,15 @@ def main() -> None:
         checkpoint = bert_base_checkpoint(folder / "model")
         precision = DetoxifyScorer("original", str(checkpoint), precision=args.precision, device=args.device)
         fp32 = DetoxifyScorer("original", str(checkpoint), precision="fp32", device=args.device)
-        print(f"device {args.device}, {args.threads} torch threads, worker precision {precision.precision}, "
-              f"{len(texts)} comments of 8-60 words")
 
-        a = per_comment(checkpoint, texts[: args.per_comment], args.device)
-        print(f"(a) Detoxify.predict per comment (fp32): {a:.1f} comments/s ({1000 / a:.1f} ms each)")
+        from detoxify import Detoxify
+
+        detoxify = Detoxify(checkpoint=str(checkpoint), device=args.device)
         b_fp32 = raw_batched(fp32, texts)
-        b = raw_batched(precision, texts)
-        print(f"(b) raw batched forward, fp32: {b_fp32:.1f} comments/s; {precision.precision}: {b:.1f} comments/s")
+        del fp32
         batch_size = args.batch_size or Settings.from_env({}).batch_size
         b_worker = worker_batches(precision, texts, batch_size)
-        print(f"    the worker's model call on arrival-order batches of {batch_size}: {b_worker:.1f} comments/s")
         agree = agreement(checkpoint, texts[:96], args.device, precision.precision)
-        print(f"    {precision.precision} vs fp32 on {agree['sample']} comments: largest score difference "
-              f"{agree['max_score_difference']}, default-policy decisions changed {agree['decisions_changed']}")
-        del precision, fp32
 
         path = WorkerPath(checkpoint, args, folder)
         try:
@@ -260,7 +255,16 @@ def main() -> None:
             path.wait_decided([path.post("warm-up comment for the worker")], timeout=300)
             # Loading holds the checkpoint's state dict beside the model: the peak a memory limit must allow.
             load_peak_mib, path.peak_rss = path.peak_rss / 2**20, 0
-            c = path.burst(texts)
+            # The machine's speed drifts (shared cores), so (a), (b) and (c) are measured in rounds, each
+            # round all three back to back, and the medians compared.
+            rounds: dict[str, list[float]] = {"a": [], "b": [], "c": []}
+            for n in range(args.rounds):
+                rounds["a"].append(per_comment(detoxify, texts[: args.per_comment]))
+                rounds["b"].append(raw_batched(precision, texts))
+                rounds["c"].append(path.burst(texts))
+                print(f"round {n + 1}: (a) {rounds['a'][-1]:.1f}, (b) {rounds['b'][-1]:.1f}, "
+                      f"(c) {rounds['c'][-1]:.1f} comments/s", flush=True)
+            a, b, c = (statistics.median(rounds[k]) for k in "abc")
             timings = path.batch_timings()
             rate = c / 2
             waits = path.latencies(comments(max(40, int(rate * 20)), seed=11), rate)
@@ -269,6 +273,13 @@ def main() -> None:
             memory = path.memory()
         finally:
             path.close()
+    print(f"device {args.device}, {args.threads} torch threads, worker precision {precision.precision}, "
+          f"{len(texts)} comments of 8-60 words, medians of {args.rounds} rounds")
+    print(f"(a) Detoxify.predict per comment (fp32): {a:.1f} comments/s ({1000 / a:.1f} ms each)")
+    print(f"(b) raw batched forward, fp32: {b_fp32:.1f} comments/s; {precision.precision}: {b:.1f} comments/s")
+    print(f"    the worker's model call on arrival-order batches of {batch_size}: {b_worker:.1f} comments/s")
+    print(f"    {precision.precision} vs fp32 on {agree['sample']} comments: largest score difference "
+          f"{agree['max_score_difference']}, default-policy decisions changed {agree['decisions_changed']}")
     print(f"(c) POST → decision through a real worker ({args.worker_processes} processes × "
           f"{max(1, args.threads // args.worker_processes)} torch threads): {c:.1f} comments/s")
     print(f"    at {rate:.1f} comments/s (half of that): POST→decision p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
@@ -276,7 +287,7 @@ def main() -> None:
           f"{rss_mib:.0f} MiB while scoring")
     print(f"    after: main process RSS {memory['main_rss_mib']} MiB; pool processes RSS {memory['pool_rss_mib']} MiB, "
           f"of which their own (USS) {memory['pool_uss_mib']} MiB; the whole worker {memory['total_pss_mib']} MiB (PSS)")
-    print(f"    the burst's {timings['batches']} batches: {timings['batch_ms']} ms in all, of which the model "
+    print(f"    the bursts' {timings['batches']} batches: {timings['batch_ms']} ms in all, of which the model "
           f"{timings['toxicity_ms']} ms and the spam scorer {timings['spam_ms']} ms (summed over the processes)")
     print(f"ratios: (c)/(a) {c / a:.2f} (target ≥ 4), (c)/(b) {c / b:.2f} in {args.precision} (target ≥ 0.8); "
           f"(c) / the worker's model call alone {c / b_worker:.2f}")
@@ -285,6 +296,8 @@ def main() -> None:
         "worker_processes": args.worker_processes,
         "batch_interval_s": args.batch_interval or Settings.from_env({}).batch_interval_seconds,
         "batch_size": batch_size,
+        "rounds": args.rounds, **{f"{name}_rounds": [round(v, 2) for v in rounds[key]]
+                                   for key, name in (("a", "per_comment"), ("b", "batched"), ("c", "worker_path"))},
         "per_comment_per_s": round(a, 2), "batched_fp32_per_s": round(b_fp32, 2), "batched_per_s": round(b, 2),
         "worker_path_per_s": round(c, 2), "worker_vs_per_comment": round(c / a, 2),
         "worker_vs_batched": round(c / b, 2), "worker_model_call_per_s": round(b_worker, 2),
