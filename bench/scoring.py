@@ -156,7 +156,8 @@ class WorkerPath:
         parent = psutil.Process(self.worker.pid)
         infos = [(p, p.memory_full_info()) for p in [parent, *parent.children(recursive=True)]]
         mib = 2**20
-        return {"main_rss_mib": round(infos[0][1].rss / mib), "pool_rss_mib": [round(i.rss / mib) for _, i in infos[1:]],
+        return {"main_rss_mib": round(infos[0][1].rss / mib),
+                "pool_rss_mib": [round(i.rss / mib) for _, i in infos[1:]],
                 "pool_uss_mib": [round(i.uss / mib) for _, i in infos[1:]],
                 "total_pss_mib": round(sum(i.pss for _, i in infos) / mib)}
 
@@ -285,8 +286,9 @@ def main() -> None:
     print(f"    at {rate:.1f} comments/s (half of that): POST→decision p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
     print(f"    worker process peak RSS: {max(rss_mib, load_peak_mib):.0f} MiB with the model's loading, "
           f"{rss_mib:.0f} MiB while scoring")
-    print(f"    after: main process RSS {memory['main_rss_mib']} MiB; pool processes RSS {memory['pool_rss_mib']} MiB, "
-          f"of which their own (USS) {memory['pool_uss_mib']} MiB; the whole worker {memory['total_pss_mib']} MiB (PSS)")
+    print(f"    after: main process RSS {memory['main_rss_mib']} MiB; pool processes RSS {memory['pool_rss_mib']} "
+          f"MiB, of which their own (USS) {memory['pool_uss_mib']} MiB; the whole worker "
+          f"{memory['total_pss_mib']} MiB (PSS)")
     print(f"    the bursts' {timings['batches']} batches: {timings['batch_ms']} ms in all, of which the model "
           f"{timings['toxicity_ms']} ms and the spam scorer {timings['spam_ms']} ms (summed over the processes)")
     print(f"ratios: (c)/(a) {c / a:.2f} (target ≥ 4), (c)/(b) {c / b:.2f} in {args.precision} (target ≥ 0.8); "

@@ -119,13 +119,17 @@ def auto_candidates(device: str) -> list[str]:
             if present]
 
 
+def precision_candidates(requested: str, device: str) -> list[str]:
+    """The reduced precisions a scorer converts to: the named one, or `auto`'s candidates. None: fp32."""
+    if requested == "auto":
+        return auto_candidates(device)
+    return [] if requested == "fp32" else [requested]
+
+
 def resolve_precision(requested: str, device: str) -> str:
     """The precision a scorer starts converting to: the named one, or `auto`'s first candidate (where it
     has two, the faster is then chosen by timing both as the model loads)."""
-    if requested != "auto":
-        return requested
-    candidates = auto_candidates(device)
-    return candidates[0] if candidates else "fp32"
+    return next(iter(precision_candidates(requested, device)), "fp32")
 
 
 def _converted(model, precision: str, in_place: bool):
@@ -171,8 +175,8 @@ class DetoxifyScorer:
 
         if precision == "int8" and not device.startswith("cpu"):
             raise ValueError("int8 precision runs on the CPU only; use bf16 or fp32 on a GPU")
-        candidates = auto_candidates(device) if precision == "auto" else [p for p in [precision] if p != "fp32"]
-        self.precision = candidates[0] if candidates else "fp32"
+        candidates = precision_candidates(precision, device)
+        self.precision = next(iter(candidates), "fp32")
         if torch_threads > 0:
             torch.set_num_threads(torch_threads)
         self.device = device

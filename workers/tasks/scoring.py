@@ -18,6 +18,7 @@ from service.events import publish_events
 from service.logging_setup import log_context
 from service.metrics import COMMENTS_DECIDED, DECISION_LATENCY, SCORING_BATCH_SECONDS, SCORING_BATCH_SIZE
 from service.scorer_status import announce_scorer_state, withdraw_scorer_state
+from service.settings import Settings
 from workers.base import DatabaseTask
 from workers.celery_app import SCORE_TASK, ids_per_message
 from workers.pipeline import hold_unscorable, score_and_decide
@@ -29,8 +30,8 @@ log = logging.getLogger(__name__)
 _process: dict = {}
 
 
-def _worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+def _worker_name(pid: int | None = None) -> str:
+    return f"{socket.gethostname()}:{pid or os.getpid()}"
 
 
 class ScoringTask(DatabaseTask, Batches):
@@ -62,19 +63,20 @@ class ScoringTask(DatabaseTask, Batches):
 
             # What each pool process sets once forked: the configured count, else torch's default.
             _process["torch_threads"] = self.settings.torch_threads or torch.get_num_threads()
-        _process["scorers"] = load_scorers(self.settings.replace(torch_threads=1), self.redis)
-        _process["spam_cache"] = CachedSpamModels()
-        log.info("scorers loaded before forking the pool: %s", _process["scorers"].toxicity.source)
+        self._load(self.settings.replace(torch_threads=1), "scorers loaded before forking the pool: %s")
 
     @property
     def scorers(self) -> ScorerSet:
         """The model, loaded once per worker process (or inherited from the main process)."""
         if "scorers" not in _process:
-            _process["scorers"] = load_scorers(self.settings, self.redis)
-            _process["spam_cache"] = CachedSpamModels()
-            log.info("scorers ready: %s", _process["scorers"].toxicity.source)
+            self._load(self.settings, "scorers ready: %s")
             self._announce()
         return _process["scorers"]
+
+    def _load(self, settings: Settings, message: str) -> None:
+        _process["scorers"] = load_scorers(settings, self.redis)
+        _process["spam_cache"] = CachedSpamModels()
+        log.info(message, _process["scorers"].toxicity.source)
 
     def _announce(self) -> None:
         try:
@@ -201,7 +203,6 @@ def _withdraw(pid=None, **_kwargs) -> None:
         _process["stop"].set()
     if "scorers" in _process:
         try:
-            withdraw_scorer_state(score_comment._get_current_object().redis,
-                                  f"{socket.gethostname()}:{pid or os.getpid()}")
+            withdraw_scorer_state(score_comment._get_current_object().redis, _worker_name(pid))
         except redis.RedisError:
             pass
