@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from service.accounts.operations import create_api_token, create_user
 from service.comments.models import Comment
 from service.sites.operations import find_site
+from tests.support.waiting import wait_until
 
 
 def thread(page):
@@ -100,6 +101,10 @@ def test_script_and_html_in_name_and_body_render_as_inert_text(live, context):
     response = httpx.post(f"{live.base}/api/v1/comments", json={
         "site": live.site_key, "article": {"id": "story-xss"}, "author": {"name": name}, "body": body})
     assert response.status_code == 202
+    # Posted past the widget, so the page fetches the thread once and does not wait for this comment: load
+    # it only once the worker has published it.
+    wait_until(lambda: httpx.get(f"{live.base}{response.headers['Location']}").json()["status"] == "published",
+               30, 0.2, "the comment published")
     page = context.new_page()
     page.goto(f"{live.host_origin}/{live.host_page('xss.html', '', article='story-xss')}")
 
