@@ -15,7 +15,7 @@ from service.errors import APIError
 from service.events import publish_event
 from service.extensions import db, redis_store, task_queue
 from service.metrics import COMMENTS_RECEIVED
-from service.ratelimit import author_key, author_limit, ip_limit, limiter
+from service.ratelimit import check_posting_limits, ip_limit, limiter
 from service.sites.models import Site
 from service.sites.operations import SiteCache, SiteRef, find_site
 
@@ -84,9 +84,8 @@ def _comment_or_404(comment_id: str) -> Comment:
 
 
 @bp.post("/comments")
-@limiter.limit(ip_limit, methods=["POST"])
-@limiter.limit(author_limit, key_func=author_key, methods=["POST"])
 def create_comment():
+    check_posting_limits()  # before anything else, as every POST counts
     payload = json_object()
     site = _site_named_in(payload)
     data = CommentIn.model_validate(payload, context={"max_body_chars": current_app.config["MAX_BODY_CHARS"]})
