@@ -53,16 +53,22 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def make_engine(url: str, pool_size: int | None = None, **options) -> Engine:
+def make_engine(url: str, pool_size: int | None = None, *, autocommit: bool = False, **options) -> Engine:
     """Create an engine with the settings each backend needs; `pool_size`: connections kept open (server
-    databases), with as many again times two opened for bursts."""
+    databases), with as many again times two opened for bursts.
+
+    `autocommit`: every statement commits by itself, set once per connection rather than per checkout, and
+    no round trip to ping a connection before each use: the caller retries a statement that finds its
+    connection dead (`Database.autocommit_once`)."""
+    if autocommit:
+        options.update(isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 10, "check_same_thread": False}, **options)
         event.listen(engine, "connect", _tune_sqlite)
         return engine
     if pool_size:
         options.update(pool_size=pool_size, max_overflow=2 * pool_size)
-    return create_engine(url, pool_pre_ping=True, **options)
+    return create_engine(url, pool_pre_ping=not autocommit, **options)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

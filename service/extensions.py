@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 import redis
 from flask import Flask, current_app, g
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.db import make_engine, make_session_factory
@@ -19,15 +20,23 @@ if TYPE_CHECKING:
     from celery import Celery
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Database:
-    """One SQLAlchemy session per request, closed (rolled back if uncommitted) at teardown."""
+    """One SQLAlchemy session per request, closed (rolled back if uncommitted) at teardown; and a pool of
+    autocommit connections for the request path's single INSERT."""
 
     def init_app(self, app: Flask, settings: Settings, session_factory: sessionmaker[Session] | None = None) -> None:
-        app.extensions["modqueue.sessions"] = session_factory or make_session_factory(
+        factory = session_factory or make_session_factory(
             make_engine(settings.database_url, pool_size=settings.db_pool_size)
         )
+        app.extensions["modqueue.sessions"] = factory
+        bind = factory.kw.get("bind")
+        # Where sessions are bound to one connection (tests, inside an outer transaction) there is none.
+        app.extensions["modqueue.autocommit_engine"] = make_engine(
+            bind.url.render_as_string(hide_password=False), pool_size=settings.db_pool_size, autocommit=True,
+        ) if isinstance(bind, Engine) else None
         app.teardown_appcontext(self._close)
 
     @property
@@ -40,16 +49,39 @@ class Database:
             g.db_session = self.session_factory()
         return g.db_session
 
+    def commit(self) -> None:
+        """Commit the request's session, if it has begun a transaction (a session that only exists, or has
+        nothing begun, costs nothing)."""
+        session = g.get("db_session")
+        if session is not None and session.in_transaction():
+            session.commit()
+
     def autocommit(self) -> Connection:
         """A connection on which each statement commits by itself: a single INSERT is one round trip, with
         no BEGIN and COMMIT around it. Where sessions are bound to one connection (tests, inside an outer
-        transaction) it is the session's connection, and the caller's `session.commit()` commits."""
-        bind = self.session_factory.kw.get("bind")
-        if not isinstance(bind, Engine):
+        transaction) it is the session's connection, and the caller's `commit()` commits."""
+        engine = current_app.extensions["modqueue.autocommit_engine"]
+        if engine is None:
             return self.session.connection()
         if "db_autocommit" not in g:
-            g.db_autocommit = bind.connect().execution_options(isolation_level="AUTOCOMMIT")
+            g.db_autocommit = engine.connect()
         return g.db_autocommit
+
+    def autocommit_once(self, work: Callable[[Connection], T], done: Callable[[Connection], bool]) -> T | None:
+        """Run `work` on the autocommit connection. That pool does not ping a connection before lending it
+        (a round trip on every request), so one that died since it was last used (the database restarted)
+        fails here: SQLAlchemy then drops it, and the pool's other connections as old, and `work` runs once
+        more on a new connection, unless `done` finds that the first try committed before the connection
+        went (then None)."""
+        try:
+            return work(self.autocommit())
+        except DBAPIError as exc:
+            if not exc.connection_invalidated or current_app.extensions["modqueue.autocommit_engine"] is None:
+                raise
+            log.info("database connection lost (%s); trying once more on a new one", type(exc.orig).__name__)
+        g.pop("db_autocommit").close()
+        connection = self.autocommit()
+        return None if done(connection) else work(connection)
 
     @staticmethod
     def _close(_exc: BaseException | None) -> None:

@@ -67,3 +67,48 @@ def _site_ref(site):
     from service.sites.operations import SiteRef
 
     return SiteRef(id=site.id, public_key=site.public_key, origin_urls=tuple(site.origin_urls))
+
+
+def test_a_comment_posted_on_a_connection_the_database_dropped_is_stored_once(settings, database_url):
+    """The autocommit pool lends connections without pinging them first; one the server has since closed
+    (a restart, a failover, an idle timeout) fails, and the INSERT is sent once more on a new one."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy import delete, func, select
+
+    from service.comments.models import Comment
+    from service.sites.models import Site
+    from service.sites.operations import create_site
+
+    app = create_app(settings)  # a real engine and pools, as in production
+    with app.extensions["modqueue.sessions"]() as session:
+        site = create_site(session, "Reconnecting", ["https://news.example"])
+        session.commit()
+    client = app.test_client()
+
+    def post(body: str):
+        return client.post("/api/v1/comments", json={
+            "site": site.public_key, "article": {"id": "a"}, "author": {"name": "Ada"}, "body": body})
+
+    assert post("the article's first comment").status_code == 202  # the article is known from here on
+    assert post("one INSERT on the autocommit pool").status_code == 202
+    engine = app.extensions["modqueue.autocommit_engine"]
+    with engine.connect() as connection:  # the pool's one connection, which the next request will get
+        backend = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    with psycopg.connect(database_url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as admin:
+        assert admin.execute("SELECT pg_terminate_backend(%s)", [backend]).fetchone()[0] is True
+
+    body = f"sent on a dead connection {uuid.uuid4().hex[:6]}"
+    response = post(body)
+
+    assert response.status_code == 202
+    assert client.get(response.headers["Location"]).get_json()["status"] == "pending"
+    with app.extensions["modqueue.sessions"]() as session:
+        assert session.scalar(select(func.count()).select_from(Comment).where(Comment.body == body)) == 1
+        # Committed outside the test's transaction: gone again with the site (its rows cascade), so no
+        # other test finds these pending comments.
+        session.execute(delete(Site).where(Site.id == site.id))
+        session.commit()
+    engine.dispose()
+    app.extensions["modqueue.sessions"].kw["bind"].dispose()

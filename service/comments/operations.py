@@ -80,12 +80,12 @@ def _check_parent(parent_article_id: int | None, article_id: int) -> None:
 
 
 def _comment_values(site: Site, data: CommentIn, article_id: int, *, idempotency_key: str | None,
-                    remote_addr: str | None, fingerprint: str) -> dict:
+                    remote_addr: str | None, fingerprint: str | None, comment_id: str | None = None) -> dict:
     """A new comment's columns, all set here rather than left to the columns' defaults: the request reads
     the ORM path's status and id before the flush, and the single INSERT returns the id it set."""
     now = utcnow()
     return {
-        "id": new_id(),
+        "id": comment_id or new_id(),
         "site_id": site.id,
         "article_id": article_id,
         "parent_id": data.parent_id,
@@ -105,17 +105,22 @@ def _comment_values(site: Site, data: CommentIn, article_id: int, *, idempotency
 
 
 def insert_comment(connection: Connection, site: Site, data: CommentIn, article_id: int, *,
-                   remote_addr: str | None) -> str:
+                   remote_addr: str | None, comment_id: str | None = None) -> str:
     """The request path's common case, a comment on a known article without an Idempotency-Key: one INSERT
-    (on an autocommit connection, one round trip). Returns the new comment's id."""
+    (on an autocommit connection, one round trip). Returns the new comment's id (`comment_id`, if given:
+    the same id on a retry)."""
     _check_open(site, data)
     if data.parent_id is not None:
         _check_parent(connection.scalar(select(Comment.article_id).where(Comment.id == data.parent_id)), article_id)
     values = _comment_values(site, data, article_id, idempotency_key=None, remote_addr=remote_addr,
-                             fingerprint=data.fingerprint())
+                             fingerprint=None, comment_id=comment_id)
     # A list of one row, not .values(): the compiled statement is then cached and reused.
     connection.execute(insert(Comment), [values])
     return values["id"]
+
+
+def comment_exists(connection: Connection, comment_id: str) -> bool:
+    return connection.scalar(select(Comment.id).where(Comment.id == comment_id)) is not None
 
 
 def submit_comment(
@@ -123,7 +128,9 @@ def submit_comment(
     article_ids: ArticleIds | None = None,
 ) -> tuple[Comment, bool]:
     """Store a new pending comment; return it and whether it was created (False: an idempotent replay)."""
-    fingerprint = data.fingerprint()
+    # The request's hash tells a retry under an Idempotency-Key from a different request; without a key
+    # there is nothing to tell apart.
+    fingerprint = data.fingerprint() if idempotency_key else None
     if idempotency_key and (existing := _replay(session, site, idempotency_key, fingerprint)):
         return existing, False
     _check_open(site, data)

@@ -14,6 +14,7 @@ from service.cors import allow_origins_of_site
 from service.errors import APIError
 from service.events import publish_event
 from service.extensions import db, redis_store, task_queue
+from service.ids import new_id
 from service.metrics import COMMENTS_RECEIVED
 from service.ratelimit import check_posting_limits, ip_limit, limiter
 from service.sites.models import Site
@@ -95,8 +96,11 @@ def create_comment():
     article_ids = _caches()[1]
     article_id = article_ids.get(site.id, data.article.id)
     if idempotency_key is None and article_id is not None:  # the common case: one self-committing INSERT
-        comment_id = operations.insert_comment(db.autocommit(), site, data, article_id,
-                                               remote_addr=request.remote_addr)
+        comment_id = new_id()  # chosen here, so that a retry on a new connection stores it once
+        db.autocommit_once(
+            lambda connection: operations.insert_comment(connection, site, data, article_id,
+                                                         remote_addr=request.remote_addr, comment_id=comment_id),
+            done=lambda connection: operations.comment_exists(connection, comment_id))
         status, created = PENDING, True
     else:  # the article's first comment, or a retry key to check: a transaction
         comment, created = operations.submit_comment(
@@ -104,7 +108,7 @@ def create_comment():
             article_ids=article_ids,
         )
         comment_id, status = comment.id, comment.status
-    db.session.commit()
+    db.commit()
     if created:
         COMMENTS_RECEIVED.labels(site.public_key).inc()
         task_queue.enqueue_scoring(comment_id)

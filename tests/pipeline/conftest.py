@@ -100,6 +100,7 @@ def running_stack(settings, engine, tmp_path, **changes):
     finally:
         for process in running.processes:
             process.stop()
+        app.extensions["modqueue.autocommit_engine"].dispose()  # the app's own pool, beside `engine`'s
 
 
 @pytest.fixture
