@@ -13,13 +13,13 @@ import time
 from dataclasses import dataclass
 
 import redis
-from redis.exceptions import NoScriptError
 from flask import Flask, current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
+from redis.exceptions import NoScriptError
 
 from service.comments.models import author_key_for
 from service.errors import APIError
@@ -80,10 +80,6 @@ class PostingLimits:
             self._sha = None
         self.strategy = SlidingWindowCounterRateLimiter(self.storage)
         self._warned_at = 0.0
-
-    def _checks(self, address: str, author: str) -> list[tuple[RateLimitItem, str]]:
-        return ([(item, "address:" + address) for item in self.per_address]
-                + [(item, "author:" + author) for item in self.per_author])
 
     def _window_keys(self, item: RateLimitItem, *identifiers: str) -> list[str]:
         # The names `limits`' RedisStorage gives a sliding window's previous and current counters.
