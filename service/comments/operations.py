@@ -104,6 +104,9 @@ def _comment_values(site: Site, data: CommentIn, article_id: int, *, idempotency
     }
 
 
+_INSERT_COMMENT = insert(Comment)
+
+
 def insert_comment(connection: Connection, site: Site, data: CommentIn, article_id: int, *,
                    remote_addr: str | None, comment_id: str | None = None) -> str:
     """The request path's common case, a comment on a known article without an Idempotency-Key: one INSERT
@@ -114,8 +117,9 @@ def insert_comment(connection: Connection, site: Site, data: CommentIn, article_
         _check_parent(connection.scalar(select(Comment.article_id).where(Comment.id == data.parent_id)), article_id)
     values = _comment_values(site, data, article_id, idempotency_key=None, remote_addr=remote_addr,
                              fingerprint=None, comment_id=comment_id)
-    # A list of one row, not .values(): the compiled statement is then cached and reused.
-    connection.execute(insert(Comment), [values])
+    # A list of one row, not .values(), and one statement object for every request: SQLAlchemy then finds
+    # its compiled form by a cache key it computed once, not once per comment.
+    connection.execute(_INSERT_COMMENT, [values])
     return values["id"]
 
 
