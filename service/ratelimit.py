@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
 
 import redis
 from flask import Flask, current_app, g, request
@@ -43,14 +42,6 @@ def author_key() -> str:
 
 def ip_limit() -> str:
     return current_app.config["MODQUEUE_SETTINGS"].rate_limit_ip
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """A limit a request went over, and how many seconds until it lets the next one through."""
-
-    limit: RateLimitItem
-    retry_after: int
 
 
 class PostingLimits:
@@ -86,9 +77,9 @@ class PostingLimits:
         current = f"{KEY_PREFIX}:{{{item.key_for(*identifiers)}}}"
         return [current + "/-1", current]
 
-    def hit(self, address: str, author: str) -> Refusal | None:
-        """Count one comment; the first limit it goes over, or None if it may be posted. `author`: the
-        author's key (`author_key()`)."""
+    def hit(self, address: str, author: str) -> int | None:
+        """Count one comment; None if it may be posted, else the seconds until the first limit it went over
+        lets the next one through. `author`: the author's key (`author_key()`)."""
         checks = [(item, ("posting-address", address)) for item in self.per_address] + [
             (item, ("posting-author", author)) for item in self.per_author]
         try:
@@ -98,7 +89,7 @@ class PostingLimits:
                 allowed = self._acquire_all(checks)
             for ok, (item, identifiers) in zip(allowed, checks):
                 if not ok:
-                    return Refusal(item, self._retry_after(item, identifiers))
+                    return self._retry_after(item, identifiers)
         except redis.RedisError as exc:
             self._warn(exc)
         return None
@@ -135,9 +126,9 @@ class PostingLimits:
 
 def check_posting_limits() -> None:
     """Raise 429 (with Retry-After) if this address or this author has posted too much lately."""
-    refusal = current_app.extensions["modqueue.posting_limits"].hit(get_remote_address(), author_key())
-    if refusal is not None:
-        g.retry_after = str(refusal.retry_after)
+    retry_after = current_app.extensions["modqueue.posting_limits"].hit(get_remote_address(), author_key())
+    if retry_after is not None:
+        g.retry_after = str(retry_after)
         raise APIError(429, "rate_limited", "too many comments in a short time; try again later")
 
 
