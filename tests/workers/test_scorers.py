@@ -149,6 +149,10 @@ def test_auto_precision_follows_the_hardware(monkeypatch):
     assert detoxify_backend.auto_candidates("cpu") == ["int8"]
     assert detoxify_backend.resolve_precision("auto", "cpu") == "int8"
     monkeypatch.setattr(detoxify_backend, "cpu_has_int8_dot_product", lambda: False)
+    monkeypatch.setattr(detoxify_backend, "cpu_has_int8_kernels", lambda: True)
+    assert detoxify_backend.auto_candidates("cpu") == ["fp32", "int8"]  # AVX2 alone: int8 timed against fp32
+    assert detoxify_backend.resolve_precision("auto", "cpu") == "fp32"
+    monkeypatch.setattr(detoxify_backend, "cpu_has_int8_kernels", lambda: False)
     assert detoxify_backend.auto_candidates("cpu") == []
     assert detoxify_backend.resolve_precision("auto", "cpu") == "fp32"
     assert detoxify_backend.resolve_precision("fp32", "cpu") == "fp32"
@@ -166,6 +170,9 @@ def test_cpu_features_are_read_from_the_flags_line(monkeypatch, tmp_path):
     assert detoxify_backend.cpu_has_int8_dot_product()
     cpuinfo.write_text("flags\t\t: fpu sse2 avx2 fma\n")
     assert not detoxify_backend.cpu_has_int8_dot_product()
+    assert detoxify_backend.cpu_has_int8_kernels()
+    cpuinfo.write_text("flags\t\t: fpu sse2 sse4_2 avx\n")
+    assert not detoxify_backend.cpu_has_int8_kernels()
 
 
 def _pick_int8_for_auto(monkeypatch):
@@ -227,6 +234,50 @@ def test_auto_keeps_bf16_unless_int8_is_clearly_faster(tiny_checkpoint, monkeypa
     assert scorer.precision_timings == {"bf16": 200.0, "int8": round(200 * int8_share, 1)}
     assert isinstance(scorer.model.classifier, torch.nn.Linear) == (kept == "bf16")  # int8 swaps Linear layers
     assert (next(scorer.model.parameters()).dtype == torch.bfloat16) == (kept == "bf16")
+
+
+def _offer_only_avx2(monkeypatch):
+    from workers.scoring import detoxify_backend
+
+    monkeypatch.setattr(detoxify_backend, "cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(detoxify_backend, "cpu_has_int8_dot_product", lambda: False)
+    monkeypatch.setattr(detoxify_backend, "cpu_has_int8_kernels", lambda: True)
+
+
+def test_auto_times_fp32_against_int8_on_an_avx2_only_cpu(tiny_checkpoint, monkeypatch):
+    _offer_only_avx2(monkeypatch)
+    items = [ScoringInput(t) for t in MIXED]
+
+    scorer = DetoxifyScorer("original", str(tiny_checkpoint), precision="auto")
+
+    assert set(scorer.precision_timings) == {"fp32", "int8"}
+    assert all(ms > 0 for ms in scorer.precision_timings.values())
+    assert scorer.model_version.endswith("/" + scorer.precision)
+    named = DetoxifyScorer("original", str(tiny_checkpoint), precision=scorer.precision)
+    for a, b in zip(named.score_batch(items), scorer.score_batch(items)):
+        assert a == pytest.approx(b, abs=1e-6)
+
+
+@pytest.mark.parametrize("int8_share, kept", [(0.6, "int8"), (0.95, "fp32")])
+def test_auto_keeps_fp32_unless_int8_is_clearly_faster(tiny_checkpoint, monkeypatch, int8_share, kept):
+    _offer_only_avx2(monkeypatch)
+    seconds = {"fp32": 0.2, "int8": 0.2 * int8_share}
+    monkeypatch.setattr(DetoxifyScorer, "_time_probes", lambda self, precision, features: seconds[precision])
+    items = [ScoringInput(t) for t in MIXED]
+    reference = DetoxifyScorer("original", str(tiny_checkpoint), precision="fp32").score_batch(items)
+
+    scorer = DetoxifyScorer("original", str(tiny_checkpoint), precision="auto")
+
+    assert scorer.precision == kept and scorer.model_version.endswith("/" + kept)
+    assert scorer.precision_timings == {"fp32": 200.0, "int8": round(200 * int8_share, 1)}
+    assert isinstance(scorer.model.classifier, torch.nn.Linear) == (kept == "fp32")  # int8 swaps Linear layers
+    assert next(scorer.model.parameters()).dtype == torch.float32
+    if kept == "fp32":  # the untouched model: fp32's own scores, and no difference to report
+        assert scorer.fp32_difference is None
+        for a, b in zip(reference, scorer.score_batch(items)):
+            assert a == pytest.approx(b, abs=1e-6)
+    else:
+        assert 0 <= scorer.fp32_difference <= 0.03
 
 
 def test_auto_precision_that_strays_from_fp32_reloads_in_fp32(tiny_checkpoint, monkeypatch, caplog):

@@ -10,9 +10,14 @@ BERT-base, with scores within 0.003 of fp32 (`bench/scoring.py` prints the diffe
 
 Where the CPU has no native bf16 but has int8 dot-product instructions (AVX-512 VNNI, AVX-VNNI or AMX),
 `int8` quantizes the Linear layers' weights once at load and their activations per call (PyTorch's dynamic
-quantization, x86/fbgemm kernels): 1.8-2.5x the fp32 rate on BERT-base on an Ice Lake Xeon, 1.4-1.9x on an
-AVX2-only EPYC, scores within 0.01 of fp32 on both. So `auto` is bf16 where the CPU has native bf16, int8
-where it has VNNI and no bf16, fp32 elsewhere, AVX2-only CPUs included (int8 gains less there).
+quantization, x86/fbgemm kernels): 1.8-2.5x the fp32 rate on BERT-base on an Ice Lake Xeon, scores within
+0.01 of fp32. So `auto` is bf16 where the CPU has native bf16, int8 where it has VNNI and no bf16.
+
+On a CPU with AVX2 and neither (AMD Zen 2 and 3, Intel before Ice Lake), int8's kernels multiply in 16-bit
+steps and gain less, by chip: 1.4-1.9x fp32 on one AVX2-only EPYC, 1.56x on another (batched BERT-base,
+two threads: 24.9 against 15.9 comments/s, scores within 0.008). There `auto` times fp32 against int8 as
+the model loads (about 7 s on that EPYC: fp32's probe pass takes 1.4 s on one thread, int8's 0.8 s) and
+keeps int8 only if it is clearly faster.
 
 Where the CPU has both, which is faster depends on the chip: on an AVX-512 BF16 Xeon bf16 and int8 ran about
 level, while on an AMD EPYC with AVX-512 BF16 and VNNI, one thread scored 23/s in bf16 and 37/s in int8. So
@@ -49,7 +54,8 @@ SUB_BATCH = 8
 #: worst seen; a model straying further is no longer the one the policy's thresholds were set for.
 AUTO_TOLERANCE = 0.03
 #: Where `auto` has two candidates, the less accurate one (int8) is kept only if a probe pass takes at most
-#: this fraction of the more accurate one's (bf16) time: a clear gain, not timing noise.
+#: this fraction of the more accurate one's (bf16, or fp32 on an AVX2-only CPU) time: a clear gain, not
+#: timing noise.
 PREFER_MARGIN = 0.85
 #: Timed passes over the probe texts per candidate (the fastest counts), alternating between candidates.
 TIMED_PASSES = 3
@@ -108,19 +114,31 @@ def cpu_has_int8_dot_product() -> bool:
     return bool(_cpu_flags() & {"avx512_vnni", "avx_vnni", "amx_int8"}) and bool(engines & {"x86", "fbgemm"})
 
 
+def cpu_has_int8_kernels() -> bool:
+    """AVX2 or AVX-512 and PyTorch's x86 quantized engine: int8 kernels that may beat fp32 without VNNI."""
+    import torch
+
+    engines = set(torch.backends.quantized.supported_engines)
+    return bool(_cpu_flags() & {"avx2", "avx512f"}) and bool(engines & {"x86", "fbgemm"})
+
+
 def auto_candidates(device: str) -> list[str]:
-    """The reduced precisions `auto` may use here, the closest to fp32 first: bf16 where the hardware has it
-    natively, int8 on a CPU with VNNI. None: fp32."""
+    """The precisions `auto` may use here, the closest to fp32 first: bf16 where the hardware has it
+    natively, int8 on a CPU with VNNI; fp32 against int8, timed, on one with AVX2 and neither. None: fp32."""
     import torch
 
     if device.startswith("cuda"):
         return ["bf16"] if torch.cuda.is_bf16_supported() else []
-    return [name for name, present in (("bf16", cpu_has_native_bf16()), ("int8", cpu_has_int8_dot_product()))
-            if present]
+    candidates = [name for name, present in (("bf16", cpu_has_native_bf16()), ("int8", cpu_has_int8_dot_product()))
+                  if present]
+    if not candidates and cpu_has_int8_kernels():
+        return ["fp32", "int8"]
+    return candidates
 
 
 def precision_candidates(requested: str, device: str) -> list[str]:
-    """The reduced precisions a scorer converts to: the named one, or `auto`'s candidates. None: fp32."""
+    """The precisions a scorer converts to: the named one, or `auto`'s candidates (fp32 among them only
+    where it is timed against int8). None: fp32."""
     if requested == "auto":
         return auto_candidates(device)
     return [] if requested == "fp32" else [requested]
@@ -133,9 +151,11 @@ def resolve_precision(requested: str, device: str) -> str:
 
 
 def _converted(model, precision: str, in_place: bool):
-    """The fp32 model in bf16 or int8; a converted copy unless `in_place`."""
+    """The fp32 model in bf16, int8 or fp32 (itself); a converted copy unless `in_place`."""
     import torch
 
+    if precision == "fp32":
+        return model if in_place else copy.deepcopy(model)
     if precision == "bf16":
         return (model if in_place else copy.deepcopy(model)).to(torch.bfloat16)
     if not in_place:
@@ -208,6 +228,9 @@ class DetoxifyScorer:
         for n, precision in enumerate(candidates):
             models[precision] = _converted(self.model, precision, in_place=n == len(candidates) - 1)
         for precision, model in models.items():
+            if precision == "fp32":
+                differences[precision] = 0.0
+                continue
             self.model = model
             reduced = self.score_batch(probes)
             differences[precision] = round(max(abs(a[k] - b[k]) for a, b in zip(reference, reduced) for k in a), 5)
@@ -215,6 +238,8 @@ class DetoxifyScorer:
             self.precision = self._faster(models, differences, probes)
         self.model = models[self.precision]
         models.clear()
+        if self.precision == "fp32":  # timed against int8, and kept
+            return
         self.fp32_difference = differences[self.precision]
         if self.fp32_difference <= AUTO_TOLERANCE:
             log.info("%s scores within %.4f of fp32 on the probe texts", self.precision, self.fp32_difference)
