@@ -253,6 +253,8 @@ def main() -> None:
         path = WorkerPath(checkpoint, args, folder)
         try:
             path.wait_loaded()
+            # The worker chose its precision itself (auto times candidates as it loads): (b) must be the same.
+            worker_precisions = sorted({state["model"].rpartition("/")[2] for state in read_scorer_states(path.redis)})
             path.wait_decided([path.post("warm-up comment for the worker")], timeout=300)
             # Loading holds the checkpoint's state dict beside the model: the peak a memory limit must allow.
             load_peak_mib, path.peak_rss = path.peak_rss / 2**20, 0
@@ -276,8 +278,12 @@ def main() -> None:
             path.close()
     print(f"device {args.device}, {args.threads} torch threads, worker precision {precision.precision}, "
           f"{len(texts)} comments of 8-60 words, medians of {args.rounds} rounds")
+    if worker_precisions != [precision.precision]:
+        print(f"    NOTE: the worker's pool chose {', '.join(worker_precisions)} as it loaded, (b) ran in "
+              f"{precision.precision}: (c)/(b) compares different precisions")
     print(f"(a) Detoxify.predict per comment (fp32): {a:.1f} comments/s ({1000 / a:.1f} ms each)")
-    print(f"(b) raw batched forward, fp32: {b_fp32:.1f} comments/s; {precision.precision}: {b:.1f} comments/s")
+    print(f"(b) raw batched forward, {precision.precision}: {b:.1f} comments/s (fp32, one pass before the rounds: "
+          f"{b_fp32:.1f})")
     print(f"    the worker's model call on arrival-order batches of {batch_size}: {b_worker:.1f} comments/s")
     print(f"    {precision.precision} vs fp32 on {agree['sample']} comments: largest score difference "
           f"{agree['max_score_difference']}, default-policy decisions changed {agree['decisions_changed']}")
@@ -291,10 +297,11 @@ def main() -> None:
           f"{memory['total_pss_mib']} MiB (PSS)")
     print(f"    the bursts' {timings['batches']} batches: {timings['batch_ms']} ms in all, of which the model "
           f"{timings['toxicity_ms']} ms and the spam scorer {timings['spam_ms']} ms (summed over the processes)")
-    print(f"ratios: (c)/(a) {c / a:.2f} (target ≥ 4), (c)/(b) {c / b:.2f} in {args.precision} (target ≥ 0.8); "
+    print(f"ratios: (c)/(a) {c / a:.2f} (target ≥ 4), (c)/(b) {c / b:.2f} in {precision.precision} (target ≥ 0.8); "
           f"(c) / the worker's model call alone {c / b_worker:.2f}")
     print(json.dumps({
-        "device": args.device, "precision": args.precision, "threads": args.threads,
+        "device": args.device, "precision": args.precision, "chosen_precision": precision.precision,
+        "worker_precisions": worker_precisions, "threads": args.threads,
         "worker_processes": args.worker_processes,
         "batch_interval_s": args.batch_interval or Settings.from_env({}).batch_interval_seconds,
         "batch_size": batch_size,

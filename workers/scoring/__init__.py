@@ -53,7 +53,8 @@ class ScorerSet:
             "fallback_reason": self.toxicity.fallback_reason,
             # Below fp32 (bf16, int8): the largest score difference from fp32 measured on load.
             "fp32_difference": getattr(self.toxicity, "fp32_difference", None),
-            # Where `auto` timed bf16 against int8 on load: each one's probe pass in milliseconds.
+            # Where `auto` timed two precisions on load (bf16 and int8, or fp32 and int8): each one's probe
+            # pass in milliseconds.
             "precision_timings_ms": getattr(self.toxicity, "precision_timings", None),
         }
 
