@@ -108,18 +108,18 @@ def cpu_has_native_bf16() -> bool:
 def cpu_has_int8_dot_product() -> bool:
     """VNNI (AVX-512 or AVX) or AMX: int8 multiply-accumulate in one instruction, what int8 kernels need
     to beat fp32 by much; PyTorch's x86 quantized engine must be there to use it."""
-    import torch
-
-    engines = set(torch.backends.quantized.supported_engines)
-    return bool(_cpu_flags() & {"avx512_vnni", "avx_vnni", "amx_int8"}) and bool(engines & {"x86", "fbgemm"})
+    return bool(_cpu_flags() & {"avx512_vnni", "avx_vnni", "amx_int8"}) and _has_x86_quantized_engine()
 
 
 def cpu_has_int8_kernels() -> bool:
     """AVX2 or AVX-512 and PyTorch's x86 quantized engine: int8 kernels that may beat fp32 without VNNI."""
+    return bool(_cpu_flags() & {"avx2", "avx512f"}) and _has_x86_quantized_engine()
+
+
+def _has_x86_quantized_engine() -> bool:
     import torch
 
-    engines = set(torch.backends.quantized.supported_engines)
-    return bool(_cpu_flags() & {"avx2", "avx512f"}) and bool(engines & {"x86", "fbgemm"})
+    return bool(set(torch.backends.quantized.supported_engines) & {"x86", "fbgemm"})
 
 
 def auto_candidates(device: str) -> list[str]:
