@@ -1,7 +1,7 @@
 """Scoring throughput: per-comment model calls vs batched forward passes vs the real worker path.
 
     python bench/scoring.py [--device cpu|cuda] [--precision auto|fp32|bf16|int8] [--comments 192] [--threads 2]
-                            [--worker-processes 2] [--batch-size 64] [--rounds 3]
+                            [--worker-processes 2] [--batch-size 32] [--rounds 3]
 
 Builds a Detoxify-format checkpoint with BERT-base dimensions (random weights: the compute of Detoxify's
 `original`) and compares, in one run (in rounds, each measuring all three back to back; the medians are
