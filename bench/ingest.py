@@ -65,12 +65,13 @@ def wait_listening(port: int, timeout: float = 30) -> None:
 
 
 class Target:
-    """How the load generator posts a comment to one server: its path, its body and the answers it accepts."""
+    """How the load generator posts a comment to one server: its path, its body and the answers it accepts.
+    This one: modqueue's POST /api/v1/comments (the bare app takes the same)."""
+
+    accepted = (202,)
 
     def __init__(self, site_key: str):
         self.site_key = site_key
-
-    accepted = (202,)
 
     def path_for(self, client: int) -> str:
         return "/api/v1/comments"
@@ -84,10 +85,10 @@ class Target:
 class IssoTarget(Target):
     """Isso's POST /new: the thread in the query string, a title so that Isso need not fetch the page."""
 
-    def __init__(self):
-        super().__init__("")
-
     accepted = (201, 202)
+
+    def __init__(self):
+        super().__init__(site_key="")  # Isso has one site
 
     def path_for(self, client: int) -> str:
         return f"/new?uri=%2Fstory-{client % 4}"
