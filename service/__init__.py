@@ -42,6 +42,9 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
 
     app.extensions["modqueue.site_cache"] = SiteCache()
     app.extensions["modqueue.article_ids"] = ArticleIds()
+    from service.comments.views import new_comment_writer
+
+    app.extensions["modqueue.comment_writer"] = new_comment_writer()
     register_error_handlers(app)
     init_cors(app)
     init_csrf(app)

@@ -22,6 +22,7 @@ from redis.exceptions import NoScriptError
 
 from service.comments.models import author_key_for
 from service.errors import APIError
+from service.grouping import Grouped
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,9 @@ class PostingLimits:
     Counting is `limits`' sliding-window counter, its own Lua script and key names, so `limits` reads the
     same counters (Retry-After comes from its window statistics). Flask-Limiter would send one round trip
     per limit, four with the default settings, and spend as much CPU again on its own bookkeeping; here
-    the scripts go to Redis as one pipeline. As with Flask-Limiter, a limit that allowed the request has
-    counted it even when another refused it.
+    the scripts go to Redis as one pipeline, and the pipeline carries the limits of every request of this
+    process counting at the same moment (`service.grouping`). As with Flask-Limiter, a limit that allowed
+    the request has counted it even when another refused it.
 
     If Redis cannot be reached the comment is accepted: it is stored either way, and losing the limits
     for a moment is better than losing comments.
@@ -71,6 +73,7 @@ class PostingLimits:
             self._sha = None
         self.strategy = SlidingWindowCounterRateLimiter(self.storage)
         self._warned_at = 0.0
+        self._grouped: Grouped[tuple[str, str], int | None] = Grouped(self.hit_many)
 
     def _window_keys(self, item: RateLimitItem, *identifiers: str) -> list[str]:
         # The names `limits`' RedisStorage gives a sliding window's previous and current counters.
@@ -79,20 +82,31 @@ class PostingLimits:
 
     def hit(self, address: str, author: str) -> int | None:
         """Count one comment; None if it may be posted, else the seconds until the first limit it went over
-        lets the next one through. `author`: the author's key (`author_key()`)."""
-        checks = [(item, ("posting-address", address)) for item in self.per_address] + [
-            (item, ("posting-author", author)) for item in self.per_author]
+        lets the next one through. `author`: the author's key (`author_key()`). The counting shares its
+        round trip with the other requests of this process counting at the same moment."""
+        return self._grouped.call((address, author))
+
+    def hit_many(self, clients: list[tuple[str, str]]) -> list[int | None]:
+        """`hit` for many (address, author) pairs in one round trip."""
+        checks = [[(item, ("posting-address", address)) for item in self.per_address]
+                  + [(item, ("posting-author", author)) for item in self.per_author]
+                  for address, author in clients]
+        flat = [check for client_checks in checks for check in client_checks]
         try:
             if self._sha is None:
-                allowed = [self.strategy.hit(item, *identifiers) for item, identifiers in checks]
+                allowed = [self.strategy.hit(item, *identifiers) for item, identifiers in flat]
             else:
-                allowed = self._acquire_all(checks)
-            for ok, (item, identifiers) in zip(allowed, checks):
-                if not ok:
-                    return self._retry_after(item, identifiers)
+                allowed = self._acquire_all(flat)
         except redis.RedisError as exc:
             self._warn(exc)
-        return None
+            return [None] * len(clients)
+        results: list[int | None] = []
+        position = 0
+        for client_checks in checks:
+            refused = next((check for check, ok in zip(client_checks, allowed[position:]) if not ok), None)
+            results.append(None if refused is None else self._retry_after(*refused))
+            position += len(client_checks)
+        return results
 
     def _acquire_all(self, checks: list[tuple[RateLimitItem, tuple[str, str]]]) -> list:
         client = self.storage.get_connection()

@@ -72,11 +72,15 @@ def _check_open(site: Site, data: CommentIn) -> None:
         raise SubmissionError(403, "commenting_closed", "comments are closed here")
 
 
+def no_such_parent() -> SubmissionError:
+    return SubmissionError(
+        422, "validation_failed", "the comment is not valid", {"parent_id": "no such comment on this article"},
+    )
+
+
 def _check_parent(parent_article_id: int | None, article_id: int) -> None:
     if parent_article_id is None or parent_article_id != article_id:
-        raise SubmissionError(
-            422, "validation_failed", "the comment is not valid", {"parent_id": "no such comment on this article"},
-        )
+        raise no_such_parent()
 
 
 def _comment_values(site: Site, data: CommentIn, article_id: int, *, idempotency_key: str | None,
@@ -107,20 +111,32 @@ def _comment_values(site: Site, data: CommentIn, article_id: int, *, idempotency
 _INSERT_COMMENT = insert(Comment)
 
 
-def insert_comment(connection: Connection, site: Site, data: CommentIn, article_id: int, *,
-                   remote_addr: str | None, comment_id: str | None = None) -> str:
-    """The request path's common case, a comment on a known article without an Idempotency-Key: one INSERT
-    (on an autocommit connection, one round trip). Returns the new comment's id (`comment_id`, if given:
-    the same id on a retry)."""
+def comment_row(connection: Connection, site: Site, data: CommentIn, article_id: int, *,
+                remote_addr: str | None, comment_id: str | None = None) -> dict:
+    """The columns of a new comment on a known article without an Idempotency-Key, checked (open for
+    comments, the parent on the same article), for `insert_comments`."""
     _check_open(site, data)
     if data.parent_id is not None:
         _check_parent(connection.scalar(select(Comment.article_id).where(Comment.id == data.parent_id)), article_id)
-    values = _comment_values(site, data, article_id, idempotency_key=None, remote_addr=remote_addr,
-                             fingerprint=None, comment_id=comment_id)
-    # A list of one row, not .values(), and one statement object for every request: SQLAlchemy then finds
-    # its compiled form by a cache key it computed once, not once per comment.
-    connection.execute(_INSERT_COMMENT, [values])
-    return values["id"]
+    return _comment_values(site, data, article_id, idempotency_key=None, remote_addr=remote_addr,
+                           fingerprint=None, comment_id=comment_id)
+
+
+def insert_comments(connection: Connection, rows: list[dict]) -> None:
+    """Insert comments' rows (`comment_row`) in one statement: on PostgreSQL, through an autocommit
+    connection, one round trip and one transaction whatever the number of rows."""
+    # One statement object for every call: SQLAlchemy then finds its compiled form by a cache key it
+    # computed once, not once per comment.
+    connection.execute(_INSERT_COMMENT, rows)
+
+
+def insert_comment(connection: Connection, site: Site, data: CommentIn, article_id: int, *,
+                   remote_addr: str | None, comment_id: str | None = None) -> str:
+    """One comment on a known article without an Idempotency-Key, in one INSERT. Returns its id
+    (`comment_id`, if given: the same id on a retry)."""
+    row = comment_row(connection, site, data, article_id, remote_addr=remote_addr, comment_id=comment_id)
+    insert_comments(connection, [row])
+    return row["id"]
 
 
 def comment_exists(connection: Connection, comment_id: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, current_app, jsonify, request, url_for
+from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import BadRequest
 
 from service.comments import operations
@@ -14,6 +15,7 @@ from service.cors import allow_origins_of_site
 from service.errors import APIError
 from service.events import publish_event
 from service.extensions import db, redis_store, task_queue
+from service.grouping import Grouped
 from service.ids import new_id
 from service.metrics import COMMENTS_RECEIVED
 from service.ratelimit import check_posting_limits, ip_limit, limiter
@@ -96,12 +98,15 @@ def create_comment():
     article_ids = _caches()[1]
     article_id = article_ids.get(site.id, data.article.id)
     if idempotency_key is None and article_id is not None:  # the common case: one self-committing INSERT
-        comment_id = new_id()  # chosen here, so that a retry on a new connection stores it once
-        db.autocommit_once(
-            lambda connection: operations.insert_comment(connection, site, data, article_id,
-                                                         remote_addr=request.remote_addr, comment_id=comment_id),
-            done=lambda connection: operations.comment_exists(connection, comment_id))
-        status, created = PENDING, True
+        row = operations.comment_row(db.autocommit(), site, data, article_id, remote_addr=request.remote_addr,
+                                     comment_id=new_id())
+        try:
+            current_app.extensions["modqueue.comment_writer"].call(row)  # with the process's other new comments
+        except IntegrityError:
+            if data.parent_id is None:
+                raise
+            raise operations.no_such_parent() from None  # deleted since it was checked
+        comment_id, status, created = row["id"], PENDING, True
     else:  # the article's first comment, or a retry key to check: a transaction
         comment, created = operations.submit_comment(
             db.session, site, data, idempotency_key=idempotency_key, remote_addr=request.remote_addr,
@@ -114,6 +119,21 @@ def create_comment():
         task_queue.enqueue_scoring(comment_id)
     location = url_for("comments.get_comment", comment_id=comment_id)
     return jsonify({"id": comment_id, "status": status}), 202, {"Location": location}
+
+
+def new_comment_writer() -> Grouped[dict, None]:
+    """The process's group commit of new comments (`operations.comment_row`): the rows of concurrent
+    requests in one INSERT, on the autocommit connection of the request that makes it."""
+
+    def write(rows: list[dict]) -> list[None]:
+        # Sent once more on a new connection if the pool lent a dead one, unless the first try committed
+        # (one transaction: its first row tells); the ids were chosen before, so a retry stores each once.
+        db.autocommit_once(lambda connection: operations.insert_comments(connection, rows),
+                           done=lambda connection: operations.comment_exists(connection, rows[0]["id"]))
+        return [None] * len(rows)
+
+    return Grouped(write, item_errors=(IntegrityError, DataError),
+                   retry_alone=lambda row: not operations.comment_exists(db.autocommit(), row["id"]))
 
 
 @bp.get("/comments/<comment_id>")
