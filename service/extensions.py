@@ -46,6 +46,10 @@ class Database:
 
     @property
     def session(self) -> Session:
+        return self.get_session()
+
+    def get_session(self) -> Session:
+        """The request's session, begun on first use."""
         if "db_session" not in g:
             g.db_session = self.session_factory()
         return g.db_session

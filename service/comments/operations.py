@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -111,13 +114,18 @@ def _comment_values(site: Site, data: CommentIn, article_id: int, *, idempotency
 _INSERT_COMMENT = insert(Comment)
 
 
-def comment_row(connection: Connection, site: Site, data: CommentIn, article_id: int, *,
+def parent_article_id(connection: Connection, parent_id: str) -> int | None:
+    """The article of the comment `parent_id`, or None if there is no such comment."""
+    return connection.scalar(select(Comment.article_id).where(Comment.id == parent_id))
+
+
+def comment_row(site: Site, data: CommentIn, article_id: int, *, parent_article: Callable[[str], int | None],
                 remote_addr: str | None, comment_id: str | None = None) -> dict:
     """The columns of a new comment on a known article without an Idempotency-Key, checked (open for
-    comments, the parent on the same article), for `insert_comments`."""
+    comments, a reply's parent on the same article: `parent_article(parent_id)`), for `insert_comments`."""
     _check_open(site, data)
     if data.parent_id is not None:
-        _check_parent(connection.scalar(select(Comment.article_id).where(Comment.id == data.parent_id)), article_id)
+        _check_parent(parent_article(data.parent_id), article_id)
     return _comment_values(site, data, article_id, idempotency_key=None, remote_addr=remote_addr,
                            fingerprint=None, comment_id=comment_id)
 
@@ -134,7 +142,8 @@ def insert_comment(connection: Connection, site: Site, data: CommentIn, article_
                    remote_addr: str | None, comment_id: str | None = None) -> str:
     """One comment on a known article without an Idempotency-Key, in one INSERT. Returns its id
     (`comment_id`, if given: the same id on a retry)."""
-    row = comment_row(connection, site, data, article_id, remote_addr=remote_addr, comment_id=comment_id)
+    row = comment_row(site, data, article_id, parent_article=partial(parent_article_id, connection),
+                      remote_addr=remote_addr, comment_id=comment_id)
     insert_comments(connection, [row])
     return row["id"]
 

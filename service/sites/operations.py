@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -113,11 +114,14 @@ class SiteCache:
         self.ttl, self.max_entries = ttl, max_entries
         self._entries: dict[str, tuple[float, SiteRef | None]] = {}
 
-    def get(self, session: Session, public_key: str) -> SiteRef | None:
+    def get(self, session: Session | Callable[[], Session], public_key: str) -> SiteRef | None:
+        """The site, or None; `session` may be a function that returns one, called only on a miss."""
         now = time.monotonic()
         cached = self._entries.get(public_key)
         if cached is not None and cached[0] > now:
             return cached[1]
+        if callable(session):
+            session = session()
         site = find_site(session, public_key)
         ref = None
         if site is not None:

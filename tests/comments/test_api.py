@@ -284,6 +284,16 @@ def test_nul_characters_anywhere_in_the_json_are_a_422_naming_the_field(client, 
     assert new_comments() == 0
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32-le"])
+def test_a_nul_in_a_body_sent_in_utf_16_or_32_is_found_too(client, site, new_comments, encoding):
+    # JSON may come in UTF-16 or 32; the escape \u0000 then is not the bytes a UTF-8 body would hold.
+    body = json.dumps(payload(site, parent_id="\x00")).encode(encoding)
+    response = client.post("/api/v1/comments", data=body, content_type="application/json")
+    assert response.status_code == 422
+    assert "parent_id" in response.get_json()["error"]["fields"]
+    assert new_comments() == 0
+
+
 @pytest.mark.parametrize("url", [
     "/api/v1/comments/%00", "/api/v1/sites/site_x/articles/%00/comments", "/api/v1/sites/%00/articles/a/comments",
     "/api/v1/moderation/comments?site=%00", "/dashboard/audit?actor=%00", "/dashboard/login?next=%00",
