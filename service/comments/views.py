@@ -6,20 +6,21 @@ import json
 import re
 
 from flask import Blueprint, current_app, jsonify, request
-from sqlalchemy.exc import DataError, IntegrityError
+from flask_limiter.util import get_remote_address
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest
 
 from service.comments import operations
+from service.comments.admission import Admission
 from service.comments.models import PENDING, Comment
 from service.comments.schemas import CommentIn, ReportIn, comment_json, thread_json
 from service.cors import allow_origins_of_site
 from service.errors import APIError
 from service.events import publish_event
 from service.extensions import db, redis_store, task_queue
-from service.grouping import Grouped
 from service.ids import new_id
 from service.metrics import COMMENTS_RECEIVED
-from service.ratelimit import check_posting_limits, ip_limit, limiter
+from service.ratelimit import PostingLimits, author_key, ip_limit, limiter
 from service.sites.models import Site
 from service.sites.operations import SiteCache, SiteRef, find_site
 
@@ -95,24 +96,32 @@ def _comment_or_404(comment_id: str) -> Comment:
 
 @bp.post("/comments")
 def create_comment():
-    check_posting_limits()  # before anything else, as every POST counts
-    payload = json_object()
-    site = _site_named_in(payload)
-    data = CommentIn.model_validate(payload, context={"max_body_chars": current_app.config["MAX_BODY_CHARS"]})
-    if site is None:
-        raise APIError(422, "unknown_site", "no site has this key", {"site": "no site has this key"})
-    idempotency_key = _idempotency_key()
-    article_ids = _caches()[1]
-    article_id = article_ids.get(site.id, data.article.id)
-    if idempotency_key is None and article_id is not None:  # the common case: one self-committing INSERT
+    admission: Admission = current_app.extensions["modqueue.admission"]
+    address, author = get_remote_address(), author_key()
+    try:
+        payload = json_object()
+        site = _site_named_in(payload)
+        data = CommentIn.model_validate(payload, context={"max_body_chars": current_app.config["MAX_BODY_CHARS"]})
+        if site is None:
+            raise APIError(422, "unknown_site", "no site has this key", {"site": "no site has this key"})
+        idempotency_key = _idempotency_key()
+        article_ids = _caches()[1]
+        article_id = article_ids.get(site.id, data.article.id)
+        # The common case, a comment on a known article without a retry key: one INSERT, shared with the
+        # process's other posts of the moment.
         row = operations.comment_row(site, data, article_id, parent_article=_parent_article,
-                                     remote_addr=request.remote_addr, comment_id=new_id())
-        try:
-            current_app.extensions["modqueue.comment_writer"].call(row)  # with the process's other new comments
-        except IntegrityError:
-            if data.parent_id is None:
-                raise
-            raise operations.no_such_parent() from None  # deleted since it was checked
+                                     remote_addr=request.remote_addr, comment_id=new_id(),
+                                     ) if idempotency_key is None and article_id is not None else None
+    except Exception:
+        admission.admit(address, author)  # every post counts, a refused one too: over the limits, a 429
+        raise
+    try:
+        admission.admit(address, author, row)
+    except IntegrityError:
+        if row is None or data.parent_id is None:
+            raise
+        raise operations.no_such_parent() from None  # deleted since it was checked
+    if row is not None:
         comment_id, status, created = row["id"], PENDING, True
     else:  # the article's first comment, or a retry key to check: a transaction
         comment, created = operations.submit_comment(
@@ -136,23 +145,21 @@ def _parent_article(parent_id: str) -> int | None:
                               done=lambda connection: False)
 
 
-def new_comment_writer() -> Grouped[dict, None]:
-    """The process's group commit of new comments (`operations.comment_row`): the rows of concurrent
-    requests in one INSERT, on the autocommit connection of the request that makes it (only that request
-    takes one from the pool)."""
+def new_admission(limits: PostingLimits) -> Admission:
+    """The process's admission of posted comments: their limits in one pipeline, their rows in one INSERT on
+    the autocommit connection of the request that makes it (only that request takes one from the pool)."""
 
-    def write(rows: list[dict]) -> list[None]:
+    def write(rows: list[dict]) -> None:
         # Sent once more on a new connection if the pool lent a dead one, unless the first try committed
         # (one transaction: its first row tells); the ids were chosen before, so a retry stores each once.
         db.autocommit_once(lambda connection: operations.insert_comments(connection, rows),
                            done=lambda connection: operations.comment_exists(connection, rows[0]["id"]))
-        return [None] * len(rows)
 
-    def not_stored(row: dict) -> bool:
-        return not db.autocommit_once(lambda connection: operations.comment_exists(connection, row["id"]),
-                                      done=lambda connection: False)
+    def stored(row: dict) -> bool:
+        return bool(db.autocommit_once(lambda connection: operations.comment_exists(connection, row["id"]),
+                                       done=lambda connection: False))
 
-    return Grouped(write, item_errors=(IntegrityError, DataError), retry_alone=not_stored)
+    return Admission(limits, write, stored)
 
 
 @bp.get("/comments/<comment_id>")

@@ -1,6 +1,7 @@
-"""Concurrent posts share their round trips (service.grouping): one INSERT and one commit for the comments
-that arrive while another is being written, one Redis pipeline for their posting limits; each comment is
-stored once, and each author is limited as if the posts had come one by one."""
+"""Concurrent posts share their round trips (service.comments.admission): one Redis pipeline for their
+posting limits and one INSERT and one commit for their comments, for the posts that arrive while another's
+are in flight; each comment is stored once, each author is limited as if the posts had come one by one,
+and a comment that fails on its own fails alone."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from sqlalchemy import delete, func, select
 
 from service import create_app
 from service.comments.models import Comment
-from service.ratelimit import PostingLimits
 from service.sites.models import Site
 from service.sites.operations import create_site
 
@@ -43,7 +43,7 @@ def test_comments_arriving_during_an_insert_are_written_together_and_each_stored
     with app.extensions["modqueue.sessions"]() as session:
         site = create_site(session, "Grouped", ["https://news.example"])
         session.commit()
-    writer = app.extensions["modqueue.comment_writer"]
+    grouped = app.extensions["modqueue.admission"].grouped
     run = uuid.uuid4().hex[:6]
 
     def body(n: int) -> dict:
@@ -53,16 +53,17 @@ def test_comments_arriving_during_an_insert_are_written_together_and_each_stored
     try:
         assert app.test_client().post("/api/v1/comments", json=body(0)).status_code == 202  # the article's first
         with psycopg.connect(database_url.replace("postgresql+psycopg", "postgresql")) as blocker:
-            # Hold every INSERT into comments: the first post's waits, the others queue behind it.
+            # Hold every INSERT into comments: the first two posts make a call each and wait there (two calls
+            # in flight at most), the others queue behind them.
             blocker.execute("LOCK TABLE comments IN EXCLUSIVE MODE")
             statuses, threads = post_in_threads(app, [body(n) for n in range(1, 7)])
-            wait_for(lambda: len(writer._queue) == 5)
+            wait_for(lambda: len(grouped._queue) == 4)
             blocker.commit()
         for thread in threads:
             thread.join(10)
 
         assert statuses == {n: 202 for n in range(6)}
-        assert writer.group_sizes.get(5) == 1  # the five that queued went in one statement
+        assert grouped.group_sizes.get(4) == 1  # the four that queued went in one pipeline and one statement
         with app.extensions["modqueue.sessions"]() as session:
             stored = session.scalars(select(Comment.body).where(Comment.body.like(f"grouped {run} %"))).all()
         assert sorted(stored) == sorted(f"grouped {run} {n}" for n in range(7))
@@ -82,7 +83,7 @@ def test_a_comment_that_fails_on_its_own_fails_alone_in_its_group(settings, data
     with app.extensions["modqueue.sessions"]() as session:
         site = create_site(session, "Grouped failure", ["https://news.example"])
         session.commit()
-    writer = app.extensions["modqueue.comment_writer"]
+    grouped = app.extensions["modqueue.admission"].grouped
     run = uuid.uuid4().hex[:6]
     client = app.test_client()
 
@@ -96,7 +97,7 @@ def test_a_comment_that_fails_on_its_own_fails_alone_in_its_group(settings, data
             blocker.execute("LOCK TABLE comments IN EXCLUSIVE MODE")
             bodies = [body(1)] + [body(n) for n in range(2, 5)] + [body(5, parent_id=parent_id)]
             statuses, threads = post_in_threads(app, bodies)
-            wait_for(lambda: len(writer._queue) == 4)
+            wait_for(lambda: len(grouped._queue) == 3)
             blocker.execute("DELETE FROM comments WHERE id = %s", [parent_id])
             blocker.commit()
         for thread in threads:
@@ -116,29 +117,39 @@ def test_a_comment_that_fails_on_its_own_fails_alone_in_its_group(settings, data
         app.extensions["modqueue.sessions"].kw["bind"].dispose()
 
 
-def test_limits_counted_in_one_pipeline_hold_as_if_counted_one_by_one():
+def test_limits_counted_in_one_pipeline_hold_as_if_counted_one_by_one(settings):
     url = "redis://127.0.0.1:6379/8"
-    limits = PostingLimits(url, per_address="1000/minute", per_author="3/minute")
+    app = create_app(settings.replace(rate_limit_author="3/minute", redis_url=url))
+    with app.extensions["modqueue.sessions"]() as session:
+        site = create_site(session, "Grouped limits", ["https://news.example"])
+        session.commit()
+    grouped = app.extensions["modqueue.admission"].grouped
+    author = f"grouped-{uuid.uuid4().hex[:6]}"
+    bodies = [{"site": site.public_key, "article": {"id": "a"}, "author": {"name": author}, "body": f"n{n}"}
+              for n in range(8)]
     client = redis.Redis.from_url(url)
-    author = f"author:grouped-{uuid.uuid4().hex[:6]}"
-    results: dict[int, int | None] = {}
-
-    def hit(n: int) -> None:
-        results[n] = limits.hit(f"10.9.0.{n}", author)
-
-    threads = [threading.Thread(target=hit, args=(n,)) for n in range(8)]
-    # Redis holds back scripts that write while paused: the first hit waits there, the others queue behind it.
-    client.execute_command("CLIENT", "PAUSE", 5000, "WRITE")
     try:
+        assert app.test_client().post("/api/v1/comments", json=bodies[0]).status_code == 202  # the article's first
+        # Redis holds back scripts that write while paused: the first two posts' limits wait there, the
+        # others queue behind them.
+        client.execute_command("CLIENT", "PAUSE", 5000, "WRITE")
+        try:
+            statuses, threads = post_in_threads(app, bodies[1:])
+            wait_for(lambda: len(grouped._queue) == 5)
+        finally:
+            client.execute_command("CLIENT", "UNPAUSE")
         for thread in threads:
-            thread.start()
-        wait_for(lambda: len(limits._grouped._queue) == 7)
-    finally:
-        client.execute_command("CLIENT", "UNPAUSE")
-    for thread in threads:
-        thread.join(10)
+            thread.join(10)
 
-    assert limits._grouped.group_sizes.get(7) == 1
-    assert sum(result is None for result in results.values()) == 3
-    assert all(0 < result <= 60 for result in results.values() if result is not None)
-    assert limits.hit("10.9.1.1", author) is not None  # the author's limit is spent
+        assert grouped.group_sizes.get(5) == 1
+        assert sorted(statuses.values()) == [202, 202, 429, 429, 429, 429, 429]
+        with app.extensions["modqueue.sessions"]() as session:
+            count = session.scalar(select(func.count()).select_from(Comment).where(Comment.site_id == site.id))
+        assert count == 3
+        assert app.test_client().post("/api/v1/comments", json=bodies[0]).status_code == 429
+    finally:
+        with app.extensions["modqueue.sessions"]() as session:
+            session.execute(delete(Site).where(Site.id == site.id))
+            session.commit()
+        app.extensions["modqueue.autocommit_engine"].dispose()
+        app.extensions["modqueue.sessions"].kw["bind"].dispose()
