@@ -62,8 +62,8 @@ def main() -> None:
             ports[path] = port = free_port()
             command = [sys.executable, "-c", "from service.cli import main; main()", "web", "--host", "127.0.0.1",
                        "--port", str(port), "--workers", "2"]
-            server = subprocess.Popen(command, env=env, cwd=path, stdout=open(Path(folder) / f"{n}.log", "wb"),
-                                      stderr=subprocess.STDOUT)
+            log = running.enter_context(open(Path(folder) / f"{n}.log", "wb"))
+            server = subprocess.Popen(command, env=env, cwd=path, stdout=log, stderr=subprocess.STDOUT)
             running.callback(server.wait)
             running.callback(server.terminate)
         for path, port in ports.items():

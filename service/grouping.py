@@ -30,7 +30,7 @@ _UNSET = object()
 
 
 class _Entry(Generic[Item, Result]):
-    __slots__ = ("item", "result", "error", "group", "_ready")
+    __slots__ = ("_ready", "error", "group", "item", "result")
 
     def __init__(self, item: Item):
         self.item = item
