@@ -107,11 +107,12 @@ def create_comment():
         idempotency_key = _idempotency_key()
         article_ids = _caches()[1]
         article_id = article_ids.get(site.id, data.article.id)
-        # The common case, a comment on a known article without a retry key: one INSERT, shared with the
-        # process's other posts of the moment.
-        row = operations.comment_row(site, data, article_id, parent_article=_parent_article,
-                                     remote_addr=request.remote_addr, comment_id=new_id(),
-                                     ) if idempotency_key is None and article_id is not None else None
+        row = None
+        if idempotency_key is None and article_id is not None:
+            # The common case, a comment on a known article without a retry key: one INSERT, shared with
+            # the process's other posts of the moment.
+            row = operations.comment_row(site, data, article_id, parent_article=_parent_article,
+                                         remote_addr=request.remote_addr, comment_id=new_id())
     except Exception:
         admission.admit(address, author)  # every post counts, a refused one too: over the limits, a 429
         raise
