@@ -9,6 +9,7 @@ import time
 import pytest
 
 from service.grouping import Grouped
+from tests.support.waiting import wait_until
 
 
 class Gate:
@@ -52,9 +53,7 @@ def queue_behind_a_blocked_call(gate: Gate, grouped: Grouped, items: list[str]):
     first = call_all(grouped, items[:1])
     assert gate.entered.wait(5)
     rest = call_all(grouped, items[1:])
-    deadline = time.monotonic() + 5
-    while len(grouped._queue) < len(items) - 1 and time.monotonic() < deadline:
-        time.sleep(0.005)
+    wait_until(lambda: len(grouped._queue) == len(items) - 1, timeout=5, interval=0.005)
     gate.open.set()
     for thread in first[2] + rest[2]:
         thread.join(5)
@@ -117,9 +116,9 @@ def test_with_two_calls_in_flight_the_second_caller_does_not_wait_for_the_first(
     gate.open.clear()
     first = call_all(grouped, ["a"])
     second = call_all(grouped, ["b"])
-    wait_for(lambda: len(gate.calls) == 2)  # both called, the first still blocked in its call
+    wait_until(lambda: len(gate.calls) == 2, timeout=5, interval=0.005)  # both called, the first blocked
     rest = call_all(grouped, ["c", "d"])
-    wait_for(lambda: len(grouped._queue) == 2)
+    wait_until(lambda: len(grouped._queue) == 2, timeout=5, interval=0.005)
     gate.open.set()
     for thread in first[2] + second[2] + rest[2]:
         thread.join(5)
@@ -162,13 +161,6 @@ def test_under_many_concurrent_callers_every_item_is_called_once_and_no_call_is_
     assert max(len(call) for call in calls) > 1
     assert grouped._in_flight == 0 and grouped._queue == []
     assert sum(size * count for size, count in grouped.group_sizes.items()) == 600
-
-
-def wait_for(condition, timeout: float = 5) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.002)
 
 
 def test_a_run_returning_the_wrong_number_of_results_fails_its_callers():

@@ -5,8 +5,8 @@ and a comment that fails on its own fails alone."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
-import time
 import uuid
 
 import psycopg
@@ -17,13 +17,29 @@ from service import create_app
 from service.comments.models import Comment
 from service.sites.models import Site
 from service.sites.operations import create_site
+from tests.support.waiting import wait_until
 
 
-def wait_for(condition, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
+@contextlib.contextmanager
+def app_with_site(settings, name: str):
+    """An app with real pools (the autocommit connection, as in production) and a committed site of its own;
+    the site, and with it its comments, deleted afterwards, so no other test finds them."""
+    app = create_app(settings)
+    with app.extensions["modqueue.sessions"]() as session:
+        site = create_site(session, name, ["https://news.example"])
+        session.commit()
+    try:
+        yield app, site
+    finally:
+        with app.extensions["modqueue.sessions"]() as session:
+            session.execute(delete(Site).where(Site.id == site.id))  # its comments cascade
+            session.commit()
+        app.extensions["modqueue.autocommit_engine"].dispose()
+        app.extensions["modqueue.sessions"].kw["bind"].dispose()
+
+
+def wait_for(condition) -> None:
+    wait_until(condition, timeout=10, interval=0.005)
 
 
 def post_in_threads(app, bodies: list[dict]) -> tuple[dict[int, int], list[threading.Thread]]:
@@ -39,18 +55,14 @@ def post_in_threads(app, bodies: list[dict]) -> tuple[dict[int, int], list[threa
 
 
 def test_comments_arriving_during_an_insert_are_written_together_and_each_stored_once(settings, database_url):
-    app = create_app(settings)  # real pools: the autocommit connection, as in production
-    with app.extensions["modqueue.sessions"]() as session:
-        site = create_site(session, "Grouped", ["https://news.example"])
-        session.commit()
-    grouped = app.extensions["modqueue.admission"].grouped
-    run = uuid.uuid4().hex[:6]
+    with app_with_site(settings, "Grouped") as (app, site):
+        grouped = app.extensions["modqueue.admission"].grouped
+        run = uuid.uuid4().hex[:6]
 
-    def body(n: int) -> dict:
-        return {"site": site.public_key, "article": {"id": "a"}, "author": {"name": f"reader {n}"},
-                "body": f"grouped {run} {n}"}
+        def body(n: int) -> dict:
+            return {"site": site.public_key, "article": {"id": "a"}, "author": {"name": f"reader {n}"},
+                    "body": f"grouped {run} {n}"}
 
-    try:
         assert app.test_client().post("/api/v1/comments", json=body(0)).status_code == 202  # the article's first
         with psycopg.connect(database_url.replace("postgresql+psycopg", "postgresql")) as blocker:
             # Hold every INSERT into comments: the first two posts make a call each and wait there (two calls
@@ -67,31 +79,21 @@ def test_comments_arriving_during_an_insert_are_written_together_and_each_stored
         with app.extensions["modqueue.sessions"]() as session:
             stored = session.scalars(select(Comment.body).where(Comment.body.like(f"grouped {run} %"))).all()
         assert sorted(stored) == sorted(f"grouped {run} {n}" for n in range(7))
-    finally:
-        with app.extensions["modqueue.sessions"]() as session:
-            session.execute(delete(Site).where(Site.id == site.id))  # its comments cascade
-            session.commit()
-        app.extensions["modqueue.autocommit_engine"].dispose()
-        app.extensions["modqueue.sessions"].kw["bind"].dispose()
 
 
 def test_a_comment_that_fails_on_its_own_fails_alone_in_its_group(settings, database_url):
     """A reply whose parent is deleted between its check and the INSERT breaks the group's statement (a
     foreign key): the group is written again row by row, and only that reply's request fails, with the
     422 that a reply to a missing comment gets."""
-    app = create_app(settings)
-    with app.extensions["modqueue.sessions"]() as session:
-        site = create_site(session, "Grouped failure", ["https://news.example"])
-        session.commit()
-    grouped = app.extensions["modqueue.admission"].grouped
-    run = uuid.uuid4().hex[:6]
-    client = app.test_client()
+    with app_with_site(settings, "Grouped failure") as (app, site):
+        grouped = app.extensions["modqueue.admission"].grouped
+        run = uuid.uuid4().hex[:6]
+        client = app.test_client()
 
-    def body(n: int, **extra) -> dict:
-        return {"site": site.public_key, "article": {"id": "a"}, "author": {"name": f"reader {n}"},
-                "body": f"alone {run} {n}", **extra}
+        def body(n: int, **extra) -> dict:
+            return {"site": site.public_key, "article": {"id": "a"}, "author": {"name": f"reader {n}"},
+                    "body": f"alone {run} {n}", **extra}
 
-    try:
         parent_id = client.post("/api/v1/comments", json=body(0)).get_json()["id"]
         with psycopg.connect(database_url.replace("postgresql+psycopg", "postgresql")) as blocker:
             blocker.execute("LOCK TABLE comments IN EXCLUSIVE MODE")
@@ -109,26 +111,16 @@ def test_a_comment_that_fails_on_its_own_fails_alone_in_its_group(settings, data
             count = session.scalar(select(func.count()).select_from(Comment)
                                    .where(Comment.body.like(f"alone {run} %")))
         assert count == 4
-    finally:
-        with app.extensions["modqueue.sessions"]() as session:
-            session.execute(delete(Site).where(Site.id == site.id))
-            session.commit()
-        app.extensions["modqueue.autocommit_engine"].dispose()
-        app.extensions["modqueue.sessions"].kw["bind"].dispose()
 
 
 def test_limits_counted_in_one_pipeline_hold_as_if_counted_one_by_one(settings):
     url = "redis://127.0.0.1:6379/8"
-    app = create_app(settings.replace(rate_limit_author="3/minute", redis_url=url))
-    with app.extensions["modqueue.sessions"]() as session:
-        site = create_site(session, "Grouped limits", ["https://news.example"])
-        session.commit()
-    grouped = app.extensions["modqueue.admission"].grouped
-    author = f"grouped-{uuid.uuid4().hex[:6]}"
-    bodies = [{"site": site.public_key, "article": {"id": "a"}, "author": {"name": author}, "body": f"n{n}"}
-              for n in range(8)]
-    client = redis.Redis.from_url(url)
-    try:
+    with app_with_site(settings.replace(rate_limit_author="3/minute", redis_url=url), "Grouped limits") as (app, site):
+        grouped = app.extensions["modqueue.admission"].grouped
+        author = f"grouped-{uuid.uuid4().hex[:6]}"
+        bodies = [{"site": site.public_key, "article": {"id": "a"}, "author": {"name": author}, "body": f"n{n}"}
+                  for n in range(8)]
+        client = redis.Redis.from_url(url)
         assert app.test_client().post("/api/v1/comments", json=bodies[0]).status_code == 202  # the article's first
         # Redis holds back scripts that write while paused: the first two posts' limits wait there, the
         # others queue behind them.
@@ -147,9 +139,3 @@ def test_limits_counted_in_one_pipeline_hold_as_if_counted_one_by_one(settings):
             count = session.scalar(select(func.count()).select_from(Comment).where(Comment.site_id == site.id))
         assert count == 3
         assert app.test_client().post("/api/v1/comments", json=bodies[0]).status_code == 429
-    finally:
-        with app.extensions["modqueue.sessions"]() as session:
-            session.execute(delete(Site).where(Site.id == site.id))
-            session.commit()
-        app.extensions["modqueue.autocommit_engine"].dispose()
-        app.extensions["modqueue.sessions"].kw["bind"].dispose()
