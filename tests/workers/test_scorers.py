@@ -129,6 +129,24 @@ def test_reduced_precision_agrees_with_fp32(tiny_checkpoint, precision, toleranc
     assert worst < tolerance
 
 
+def test_bf16_linear_layers_are_packed_once_where_onednn_has_bf16_kernels(tiny_checkpoint):
+    import torch
+
+    packed = DetoxifyScorer("original", str(tiny_checkpoint), precision="bf16")
+    plain = DetoxifyScorer("original", str(tiny_checkpoint), precision="fp32")
+    plain.model = plain.model.to(torch.bfloat16)  # bf16 with torch's own Linear layers
+    items = [ScoringInput(t) for t in MIXED]
+
+    linears = [m for m in packed.model.modules() if isinstance(m, torch.nn.Linear)]
+    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        assert linears == []  # every one replaced by its packed form
+        assert packed.model.classifier.weight.dtype == torch.bfloat16
+    else:  # no oneDNN bf16 kernels for this CPU: torch's Linear layers, unchanged
+        assert len(linears) == len([m for m in plain.model.modules() if isinstance(m, torch.nn.Linear)])
+    for a, b in zip(packed.score_batch(items), plain.score_batch(items)):
+        assert a == pytest.approx(b, abs=2e-3)
+
+
 def test_length_sorted_sub_batches_return_scores_in_input_order(tiny_checkpoint, monkeypatch):
     scorer = DetoxifyScorer("original", str(tiny_checkpoint), precision="fp32")
     monkeypatch.setattr("workers.scoring.detoxify_backend.SUB_BATCH", 3)
@@ -232,7 +250,7 @@ def test_auto_keeps_bf16_unless_int8_is_clearly_faster(tiny_checkpoint, monkeypa
 
     assert scorer.precision == kept and scorer.model_version.endswith("/" + kept)
     assert scorer.precision_timings == {"bf16": 200.0, "int8": round(200 * int8_share, 1)}
-    assert isinstance(scorer.model.classifier, torch.nn.Linear) == (kept == "bf16")  # int8 swaps Linear layers
+    assert isinstance(scorer.model.classifier, torch.ao.nn.quantized.dynamic.Linear) == (kept == "int8")
     assert (next(scorer.model.parameters()).dtype == torch.bfloat16) == (kept == "bf16")
 
 

@@ -6,7 +6,10 @@ does that natively. The precision is part of the model version recorded with eac
 
 In bf16 the weights are converted once at load time (half the memory) rather than cast by autocast on
 every forward pass, which re-reads all 110 M fp32 weights per call: 16% more comments per second on
-BERT-base, with scores within 0.003 of fp32 (`bench/scoring.py` prints the difference).
+BERT-base, with scores within 0.003 of fp32 (`bench/scoring.py` prints the difference). On a CPU, the
+Linear layers' bf16 weights are also laid out once in oneDNN's blocked format (`pack_linear_layers`), which
+its matrix kernels otherwise rebuild from the plain weights on every call: the same scores, 10-30% less time
+per forward pass on an AMX Xeon (the most on short sub-batches).
 
 Where the CPU has no native bf16 but has int8 dot-product instructions (AVX-512 VNNI, AVX-VNNI or AMX),
 `int8` quantizes the Linear layers' weights once at load and their activations per call (PyTorch's dynamic
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import copy
 import ctypes
+import functools
 import gc
 import hashlib
 import logging
@@ -157,7 +161,8 @@ def _converted(model, precision: str, in_place: bool):
     if precision == "fp32":
         return model if in_place else copy.deepcopy(model)
     if precision == "bf16":
-        return (model if in_place else copy.deepcopy(model)).to(torch.bfloat16)
+        model = (model if in_place else copy.deepcopy(model)).to(torch.bfloat16)
+        return pack_linear_layers(model) if next(model.parameters()).device.type == "cpu" else model
     if not in_place:
         model = copy.deepcopy(model)
     return quantize_linear_layers(model)
@@ -171,6 +176,48 @@ def quantize_linear_layers(model):
         # Deprecated in favour of torchao, yet present and working in the torch this project pins.
         warnings.filterwarnings("ignore", message=r".*(torch\.ao\.quantization|quantize_per_tensor).*deprecated")
         return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+
+
+@functools.cache
+def _packed_linear_type():
+    """The module class of `pack_linear_layers` (made on first use: torch is imported only by a process that
+    scores with Detoxify)."""
+    import torch
+
+    class PackedLinear(torch.nn.Module):
+        """A bf16 Linear layer whose weight oneDNN laid out once for its kernels. `torch.nn.Linear` hands
+        oneDNN the plain weight, which it then reorders on every call."""
+
+        def __init__(self, linear: torch.nn.Linear):
+            super().__init__()
+            self.in_features, self.out_features = linear.in_features, linear.out_features
+            self.register_buffer("weight", torch.ops.mkldnn._reorder_linear_weight(linear.weight.detach()),
+                                 persistent=False)
+            self.register_buffer("bias", None if linear.bias is None else linear.bias.detach(), persistent=False)
+
+        def forward(self, x):
+            return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
+
+    return PackedLinear
+
+
+def pack_linear_layers(model):
+    """Replace a bf16 CPU model's Linear layers, in place, with ones whose weights oneDNN laid out once, where
+    PyTorch has oneDNN bf16 kernels for this CPU; elsewhere (or if packing fails) the model stays as it was."""
+    import torch
+
+    if not (torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()):
+        return model
+    linears = [(parent, name, child) for parent in model.modules() for name, child in parent.named_children()
+               if type(child) is torch.nn.Linear and child.weight.dtype == torch.bfloat16]
+    try:
+        packed = [_packed_linear_type()(child) for _, _, child in linears]
+    except (RuntimeError, AttributeError) as exc:  # a torch without these oneDNN operators
+        log.warning("bf16 Linear layers left unpacked: %s", exc)
+        return model
+    for (parent, name, _), layer in zip(linears, packed):
+        setattr(parent, name, layer)
+    return model
 
 
 def release_freed_memory() -> None:
