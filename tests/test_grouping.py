@@ -110,9 +110,9 @@ def test_a_failure_of_the_whole_call_reaches_every_caller_of_the_group_each_with
     assert grouped.call("later") == "LATER"
 
 
-def test_with_two_calls_in_flight_the_second_caller_does_not_wait_for_the_first():
+def test_with_a_further_call_at_any_item_the_second_caller_does_not_wait_for_the_first():
     gate = Gate()
-    grouped = Grouped(gate, calls_in_flight=2)
+    grouped = Grouped(gate, calls_in_flight=2, further_call_at=1)
     gate.open.clear()
     first = call_all(grouped, ["a"])
     second = call_all(grouped, ["b"])
@@ -125,6 +125,31 @@ def test_with_two_calls_in_flight_the_second_caller_does_not_wait_for_the_first(
 
     assert {**first[0], **second[0], **rest[0]} == {"a": "A", "b": "B", "c": "C", "d": "D"}
     assert gate.calls[:2] == [["a"], ["b"]] and sorted(gate.calls[2]) == ["c", "d"]
+
+
+def test_a_second_call_starts_during_the_first_only_once_further_call_at_items_wait():
+    gate = Gate()
+    grouped = Grouped(gate, calls_in_flight=2, further_call_at=3)
+    gate.open.clear()
+    started = [call_all(grouped, ["a"])]
+    assert gate.entered.wait(5)
+    for n, item in enumerate(["b", "c"], start=1):
+        started.append(call_all(grouped, [item]))
+        wait_until(lambda n=n: len(grouped._queue) == n, timeout=5, interval=0.005)
+    assert gate.calls == [["a"]]  # two waiting: they wait for the call in flight
+
+    started.append(call_all(grouped, ["d"]))  # the third: a call of their own, made by the newcomer
+    wait_until(lambda: len(gate.calls) == 2, timeout=5, interval=0.005)
+    assert gate.calls[1] == ["d", "b", "c"] and grouped._queue == [] and grouped._in_flight == 2
+    started.append(call_all(grouped, ["e"]))  # both slots taken: it waits, whatever the queue
+    wait_until(lambda: len(grouped._queue) == 1, timeout=5, interval=0.005)
+    gate.open.set()
+    for _results, _errors, threads in started:
+        for thread in threads:
+            thread.join(5)
+
+    assert {k: v for results, _e, _t in started for k, v in results.items()} == {x: x.upper() for x in "abcde"}
+    assert gate.calls[2] == ["e"] and grouped._in_flight == 0
 
 
 def test_under_many_concurrent_callers_every_item_is_called_once_and_no_call_is_left_in_flight():
