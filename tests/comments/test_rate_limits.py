@@ -1,4 +1,5 @@
-"""Posting limits per address and per author: 429 with Retry-After, and nothing stored."""
+"""Posting limits per address and per author (429 with Retry-After, nothing stored); Flask-Limiter's limits on
+reports, and its hooks kept off posted comments."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import uuid
 
 import pytest
 from service import create_app
+from service.comments.models import PUBLISHED, Comment
 
 
 @pytest.fixture
@@ -98,3 +100,33 @@ def test_limits_count_on_after_redis_forgets_its_scripts(limited_client, site, n
     third = limited_client.post("/api/v1/comments", json=comment(site, author), environ_base=own_address())
     assert [first.status_code, second.status_code, third.status_code] == [202, 202, 429]
     assert new_comments() == 2
+
+
+def test_reports_are_limited_per_address_by_flask_limiter(limited_client, site, db_session):
+    comment_id = limited_client.post("/api/v1/comments", json=comment(site, "reported"),
+                                     environ_base=own_address()).get_json()["id"]
+    db_session.get(Comment, comment_id).status = PUBLISHED
+    db_session.commit()
+    address = own_address()
+
+    codes = [limited_client.post(f"/api/v1/comments/{comment_id}/reports", json={"reason": "spam"},
+                                 environ_base=address).status_code for _ in range(5)]
+
+    assert codes == [202, 202, 202, 202, 429]  # MODQUEUE_RATE_LIMIT_IP: 4/minute
+
+
+def test_flask_limiter_looks_at_other_requests_but_not_at_posted_comments(limited_client, site, monkeypatch):
+    """A comment's limits are PostingLimits': Flask-Limiter's per-request hooks are skipped for it."""
+    from service.ratelimit import limiter
+
+    looked_at = []
+    identify = limiter.identify_request
+    monkeypatch.setattr(limiter, "identify_request", lambda: looked_at.append(1) or identify())
+
+    posted = limited_client.post("/api/v1/comments", json=comment(site, "unlooked"),
+                                environ_base=own_address())
+    limiter_free = len(looked_at)
+    read = limited_client.get(posted.headers["Location"])
+
+    assert posted.status_code == 202 and limiter_free == 0
+    assert read.status_code == 200 and len(looked_at) > 0
