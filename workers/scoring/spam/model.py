@@ -105,9 +105,14 @@ class OnlineLogit:
             return cls(arrays["weights"].astype(np.float32), arrays["squared_gradients"].astype(np.float32))
 
 
+def combined_weights(global_model: OnlineLogit, site_model: OnlineLogit | None) -> np.ndarray:
+    """The weights a site's comments are scored with: the global model's plus the site's. A vector of every
+    feature (a quarter million): a batch adds them once per site, not once per comment."""
+    return global_model.weights if site_model is None else global_model.weights + site_model.weights
+
+
 def margins(rows: sparse.csr_matrix, global_model: OnlineLogit, site_model: OnlineLogit | None) -> np.ndarray:
-    weights = global_model.weights if site_model is None else global_model.weights + site_model.weights
-    return rows @ weights
+    return rows @ combined_weights(global_model, site_model)
 
 
 def probability(margin: np.ndarray | float) -> np.ndarray:
@@ -121,9 +126,9 @@ def learn(row: sparse.csr_matrix, is_spam: bool, global_model: OnlineLogit, site
     site_model.step(row, gradient)
 
 
-def contributions(row: sparse.csr_matrix, global_model: OnlineLogit, site_model: OnlineLogit | None) -> dict:
-    """Each signal's share of the margin, plus the wording's (all text features together)."""
-    weights = global_model.weights if site_model is None else global_model.weights + site_model.weights
+def contributions(row: sparse.csr_matrix, weights: np.ndarray) -> dict:
+    """Each signal's share of the margin (`weights`: `combined_weights`), plus the wording's (all text
+    features together)."""
     dense_signals = row[0, SIGNAL_OFFSET:BIAS_INDEX].toarray().ravel()
     result = {name: float(weights[SIGNAL_OFFSET + i] * dense_signals[i]) for i, name in enumerate(SIGNAL_NAMES)}
     text = row[0, :SIGNAL_OFFSET]

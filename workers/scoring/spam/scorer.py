@@ -58,15 +58,17 @@ class LearnedSpamScorer:
         scopes = sorted({GLOBAL_SCOPE, *(site_scope(i.site_id) for i in items)})
         loaded = models.for_scopes(scopes)
         global_version, global_model = loaded[GLOBAL_SCOPE]
+        weights = {scope: model.combined_weights(global_model, site_model)
+                   for scope, (_version, site_model) in loaded.items() if scope != GLOBAL_SCOPE}
         results = []
         for n, item in enumerate(items):
-            site_version, site_model = loaded[site_scope(item.site_id)]
+            scope = site_scope(item.site_id)
             row = rows[n]
-            margin = float(model.margins(row, global_model, site_model)[0])
+            margin = float((row @ weights[scope])[0])
             results.append(SpamResult(
                 score=float(model.probability(margin)),
                 signals=signals[n],
-                contributions=model.contributions(row, global_model, site_model),
-                version=f"global.{global_version}+site.{site_version}",
+                contributions=model.contributions(row, weights[scope]),
+                version=f"global.{global_version}+site.{loaded[scope][0]}",
             ))
         return results
