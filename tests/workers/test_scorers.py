@@ -147,6 +147,36 @@ def test_bf16_linear_layers_are_packed_once_where_onednn_has_bf16_kernels(tiny_c
         assert a == pytest.approx(b, abs=2e-3)
 
 
+def test_the_scorer_tokenizes_with_the_fast_twin_of_detoxifys_tokenizer_into_the_same_ids(tiny_checkpoint):
+    from detoxify import Detoxify
+
+    scorer = DetoxifyScorer("original", str(tiny_checkpoint), precision="fp32")
+    slow = Detoxify(model_type="original", checkpoint=str(tiny_checkpoint)).tokenizer
+    texts = [*MIXED, "Héllo WORLD!! naïve café \u2014 \u201cquotes\u201d \u65e5\u672c\u8a9e \U0001f600", "",
+             "don't stop-believing... U.S.A.", "x" * 3000, "tab\there\nnewline  spaces"]
+
+    assert scorer.tokenizer.is_fast and not slow.is_fast
+    fast_ids = scorer.tokenizer(texts, truncation=True, max_length=scorer.max_length)["input_ids"]
+    assert fast_ids == slow(texts, truncation=True, max_length=scorer.max_length)["input_ids"]
+
+
+def test_the_slow_tokenizer_is_kept_where_no_fast_twin_can_be_built(tiny_checkpoint, monkeypatch, caplog):
+    import importlib
+
+    # The module (the package's attribute of the same name is the function).
+    converters = importlib.import_module("transformers.convert_slow_tokenizer")
+
+    def no_converter(tokenizer):
+        raise ValueError(f"no converter for {type(tokenizer).__name__}")
+
+    monkeypatch.setattr(converters, "convert_slow_tokenizer", no_converter)
+    scorer = DetoxifyScorer("original", str(tiny_checkpoint), precision="fp32")
+
+    assert not scorer.tokenizer.is_fast
+    assert "keeping the slow tokenizer BertTokenizer" in caplog.text
+    assert len(scorer.score_batch([ScoringInput(t) for t in MIXED])) == len(MIXED)
+
+
 def test_length_sorted_sub_batches_return_scores_in_input_order(tiny_checkpoint, monkeypatch):
     scorer = DetoxifyScorer("original", str(tiny_checkpoint), precision="fp32")
     monkeypatch.setattr("workers.scoring.detoxify_backend.SUB_BATCH", 3)

@@ -220,6 +220,33 @@ def pack_linear_layers(model):
     return model
 
 
+def fast_tokenizer(tokenizer):
+    """Detoxify loads its model's Python ("slow") tokenizer; transformers' Rust twin of it, built from the
+    same vocabulary and settings, makes the same ids in a seventh of the time (32 comments: 1.5 against
+    10.6 ms on machine I, 2% of a batch's time). Where there is none, or it does not tokenize the probe
+    texts the same, the slow one is kept."""
+    import transformers
+    from transformers.convert_slow_tokenizer import convert_slow_tokenizer
+
+    fast_class = getattr(transformers, type(tokenizer).__name__ + "Fast", None)
+    if tokenizer.is_fast or fast_class is None:
+        return tokenizer
+    try:
+        fast = fast_class(tokenizer_object=convert_slow_tokenizer(tokenizer), **tokenizer.init_kwargs)
+    except (ValueError, ImportError, KeyError, RuntimeError) as exc:  # no converter, or its library missing
+        log.warning("keeping the slow tokenizer %s: %s", type(tokenizer).__name__, exc)
+        return tokenizer
+    probes = list(PROBE_TEXTS)
+    if fast(probes, truncation=True)["input_ids"] != tokenizer(probes, truncation=True)["input_ids"]:
+        log.warning("keeping the slow tokenizer %s: its fast twin tokenizes the probe texts differently",
+                    type(tokenizer).__name__)
+        return tokenizer
+    # Texts are tokenised once for the whole batch (their lengths order it); `pad` then only pads each
+    # sub-batch's ids, which is what the advice to call the tokenizer itself instead would redo.
+    fast.deprecation_warnings["Asking-to-pad-a-fast-tokenizer"] = True
+    return fast
+
+
 def release_freed_memory() -> None:
     """Give the heap pages freed while loading back to the OS. Loading holds the checkpoint's state dict
     beside the model, and a reduced precision frees the fp32 weights; glibc keeps such freed pages
@@ -260,7 +287,7 @@ class DetoxifyScorer:
         from detoxify import Detoxify
 
         detoxify = Detoxify(model_type=model_type, checkpoint=checkpoint, device=self.device)
-        self.tokenizer = detoxify.tokenizer
+        self.tokenizer = fast_tokenizer(detoxify.tokenizer)
         self.class_names = list(detoxify.class_names)
         self.model = detoxify.model.eval()
         self.max_length = min(getattr(self.tokenizer, "model_max_length", 512) or 512, 512)
