@@ -23,7 +23,9 @@ ANALYSIS_QUEUE = "modqueue.analysis"
 
 #: A scoring message names up to this many comments; a worker takes batch_size // this many messages
 #: per batch, so a batch still names at most batch_size comments (and is filled up from the database).
-MAX_IDS_PER_MESSAGE = 8
+#: Each message costs the web process a Celery send_task (about 0.3 ms of CPU): with 8 ids a message, the
+#: publishing took 8% of the posts per second that 32 allow (bench/ingest_ab.py, machine I).
+MAX_IDS_PER_MESSAGE = 32
 
 
 def ids_per_message(batch_size: int) -> int:

@@ -26,6 +26,12 @@ class AnalysisTask(ScoringTask):
     abstract = True
 
     @property
+    def flush_every(self) -> int:
+        # A message carries one request's text: a batch takes up to batch_size of them (or those that came
+        # within the interval), not the comment messages' count.
+        return max(1, self.settings.batch_size)
+
+    @property
     def flush_interval(self) -> float:
         return self.settings.analysis_batch_interval_seconds
 
