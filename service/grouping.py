@@ -14,8 +14,8 @@ One more call may start while one is in flight, but only once `further_call_at` 
 the process's requests are waiting on the call in flight (its round trip is slow: a slow disk's WAL flush,
 a busy database), and they are a group worth a call of their own. Measured on machine I (fast commits):
 one call at a time carried 11% more posts per second than starting a second call for any item that arrived
-during the first, and a second call at four waiting items 5% less than never; on machine H a second call
-for any item had measured 8% more than one at a time.
+during the first, and a second call at four waiting items 3-5% less than never (four A/B runs); on machine
+H a second call for any item had measured 8% more than one at a time.
 
 The call runs in the thread of one of the requests in its group, inside that request's context. If it
 raises, every request of the group raises it (each its own copy): a failure of one item's own is for
