@@ -80,13 +80,10 @@ class PostingLimits:
         current = f"{KEY_PREFIX}:{{{item.key_for(*identifiers)}}}"
         return [current + "/-1", current]
 
-    def hit(self, address: str, author: str) -> int | None:
-        """Count one comment; None if it may be posted, else the seconds until the first limit it went over
-        lets the next one through. `author`: the author's key (`author_key()`)."""
-        return self.hit_many([(address, author)])[0]
-
     def hit_many(self, clients: list[tuple[str, str]]) -> list[int | None]:
-        """`hit` for many (address, author) pairs in one round trip."""
+        """Count one comment for each (address, author) pair (`author`: `author_key()`), in one round trip;
+        per pair, None if it may be posted, else the seconds until the first limit it went over lets the
+        next one through."""
         checks = [[(item, ("posting-address", address)) for item in self.per_address]
                   + [(item, ("posting-author", author)) for item in self.per_author]
                   for address, author in clients]

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 from sqlalchemy import select
 
 from service.audit.models import StatusChange
 from service.comments.models import FLAGGED, PENDING, PUBLISHED, Comment
-from service.comments.operations import SubmissionError, insert_comment, published_comments, submit_comment
+from service.comments.operations import (
+    SubmissionError,
+    comment_row,
+    insert_comments,
+    parent_article_id,
+    published_comments,
+    submit_comment,
+)
 from service.comments.schemas import CommentIn
 from service.db import make_engine, make_session_factory
 from service.migrations import upgrade
@@ -101,6 +110,14 @@ def test_idempotency_key_replays_the_stored_comment(session):
     second, created_second = new_comment(session, site, key="k")
     assert (created_first, created_second) == (True, False)
     assert first.id == second.id
+
+
+def insert_comment(connection, site, data, article_id, *, remote_addr):
+    """The request path's single INSERT: the row checked and built, then inserted; its id."""
+    row = comment_row(site, data, article_id, parent_article=partial(parent_article_id, connection),
+                      remote_addr=remote_addr)
+    insert_comments(connection, [row])
+    return row["id"]
 
 
 def test_the_single_insert_path_stores_what_the_full_path_stores(session):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -136,16 +135,6 @@ def insert_comments(connection: Connection, rows: list[dict]) -> None:
     # One statement object for every call: SQLAlchemy then finds its compiled form by a cache key it
     # computed once, not once per comment.
     connection.execute(_INSERT_COMMENT, rows)
-
-
-def insert_comment(connection: Connection, site: Site, data: CommentIn, article_id: int, *,
-                   remote_addr: str | None, comment_id: str | None = None) -> str:
-    """One comment on a known article without an Idempotency-Key, in one INSERT. Returns its id
-    (`comment_id`, if given: the same id on a retry)."""
-    row = comment_row(site, data, article_id, parent_article=partial(parent_article_id, connection),
-                      remote_addr=remote_addr, comment_id=comment_id)
-    insert_comments(connection, [row])
-    return row["id"]
 
 
 def comment_exists(connection: Connection, comment_id: str) -> bool:
