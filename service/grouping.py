@@ -10,12 +10,11 @@ arrive while a call is in flight queue up; when it returns, the first of them ma
 of them. So under load a call carries every item that came in meanwhile, and the fewer calls, the less
 each item pays for the fixed cost of one (the statement's execution, the pool, the commit).
 
-One more call may start while one is in flight, but only once `further_call_at` items wait: then most of
-the process's requests are waiting on the call in flight (its round trip is slow: a slow disk's WAL flush,
-a busy database), and they are a group worth a call of their own. Measured on machine I (fast commits):
-one call at a time carried 11% more posts per second than starting a second call for any item that arrived
-during the first, and a second call at four waiting items 3-5% less than never (four A/B runs); on machine
-H a second call for any item had measured 8% more than one at a time.
+One call at a time: a second call during the first would carry fewer items, each paying more of a call's
+fixed cost. Measured with bench/ingest_ab.py against starting a second call once four items wait: on
+machine I 3-5% more posts per second, on J 2-4% more, and level (0.99-1.01x) with every commit held back
+by 1 ms (`commit_delay`, a slow disk's WAL flush); against a second call for any item that arrived during
+the first, 11% more on I (on H, an earlier version of the request path had measured 8% less).
 
 The call runs in the thread of one of the requests in its group, inside that request's context. If it
 raises, every request of the group raises it (each its own copy): a failure of one item's own is for
@@ -58,18 +57,13 @@ class _Entry(Generic[Item, Result]):
 class Grouped(Generic[Item, Result]):
     """`run(items)` returns one result per item, in order, or raises; it runs in one caller's thread."""
 
-    def __init__(self, run: Callable[[list[Item]], Sequence[Result]], *, max_items: int = 64,
-                 calls_in_flight: int = 2, further_call_at: int = 4):
+    def __init__(self, run: Callable[[list[Item]], Sequence[Result]], *, max_items: int = 64):
         self._run = run
         self.max_items = max_items
-        self.calls_in_flight = calls_in_flight
-        #: Items waiting (the newcomer counted) that start another call while fewer than `calls_in_flight`
-        #: are in flight; 1: any item that finds a call slot free makes a call at once.
-        self.further_call_at = further_call_at
         self._lock = threading.Lock()
         # Only requests waiting for a call to take them; there are some only while a call is in flight.
         self._queue: list[_Entry[Item, Result]] = []
-        self._in_flight = 0
+        self._in_flight = False
         #: How many calls carried 1, 2, ... items, since start.
         self.group_sizes: dict[int, int] = {}
 
@@ -77,12 +71,9 @@ class Grouped(Generic[Item, Result]):
         """`item`'s result, from a call made with whatever else is waiting; or what that call raised."""
         entry: _Entry[Item, Result] = _Entry(item)
         with self._lock:
-            if self._in_flight == 0 or (self._in_flight < self.calls_in_flight
-                                        and len(self._queue) + 1 >= self.further_call_at):
-                self._in_flight += 1
-                # This request makes the call, for its item and those that waited (up to max_items).
-                taken = self.max_items - 1
-                entry.group, self._queue = [entry, *self._queue[:taken]], self._queue[taken:]
+            if not self._in_flight:  # this request makes the call, for its item alone
+                self._in_flight = True
+                entry.group = [entry]
             else:
                 self._queue.append(entry)
         if entry.group is None:
@@ -110,7 +101,7 @@ class Grouped(Generic[Item, Result]):
                 if following:
                     following[0].group = following
                 else:
-                    self._in_flight -= 1
+                    self._in_flight = False
             for entry in group[1:]:
                 entry.wake()
             if following:

@@ -62,7 +62,7 @@ def queue_behind_a_blocked_call(gate: Gate, grouped: Grouped, items: list[str]):
 
 def test_a_lone_caller_is_called_at_once_and_alone():
     gate = Gate()
-    grouped = Grouped(gate, calls_in_flight=1)
+    grouped = Grouped(gate)
 
     assert grouped.call("a") == "A"
     assert grouped.call("b") == "B"
@@ -71,21 +71,21 @@ def test_a_lone_caller_is_called_at_once_and_alone():
 
 def test_callers_arriving_during_a_call_share_the_next_one_and_each_gets_its_own_result():
     gate = Gate()
-    grouped = Grouped(gate, calls_in_flight=1)
+    grouped = Grouped(gate)
     items = [f"item-{n}" for n in range(8)]
 
     results, errors = queue_behind_a_blocked_call(gate, grouped, items)
 
     assert errors == {}
     assert results == {item: item.upper() for item in items}
-    assert gate.calls == [["item-0"], items[1:]]
+    assert len(gate.calls) == 2 and gate.calls[0] == ["item-0"] and sorted(gate.calls[1]) == items[1:]
     assert grouped.group_sizes == {1: 1, 7: 1}
     assert grouped.call("after") == "AFTER"  # nothing left busy
 
 
 def test_a_group_is_never_larger_than_max_items():
     gate = Gate()
-    grouped = Grouped(gate, max_items=3, calls_in_flight=1)
+    grouped = Grouped(gate, max_items=3)
     items = [f"item-{n}" for n in range(8)]
 
     results, errors = queue_behind_a_blocked_call(gate, grouped, items)
@@ -97,7 +97,7 @@ def test_a_group_is_never_larger_than_max_items():
 
 def test_a_failure_of_the_whole_call_reaches_every_caller_of_the_group_each_with_its_own_exception():
     gate = Gate(fail_on="item-2", error=ConnectionError)
-    grouped = Grouped(gate, calls_in_flight=1)
+    grouped = Grouped(gate)
     items = [f"item-{n}" for n in range(5)]
 
     results, errors = queue_behind_a_blocked_call(gate, grouped, items)
@@ -108,48 +108,6 @@ def test_a_failure_of_the_whole_call_reaches_every_caller_of_the_group_each_with
     assert len({id(error) for error in errors.values()}) == 4
     assert len(gate.calls) == 2
     assert grouped.call("later") == "LATER"
-
-
-def test_with_a_further_call_at_any_item_the_second_caller_does_not_wait_for_the_first():
-    gate = Gate()
-    grouped = Grouped(gate, calls_in_flight=2, further_call_at=1)
-    gate.open.clear()
-    first = call_all(grouped, ["a"])
-    second = call_all(grouped, ["b"])
-    wait_until(lambda: len(gate.calls) == 2, timeout=5, interval=0.005)  # both called, the first blocked
-    rest = call_all(grouped, ["c", "d"])
-    wait_until(lambda: len(grouped._queue) == 2, timeout=5, interval=0.005)
-    gate.open.set()
-    for thread in first[2] + second[2] + rest[2]:
-        thread.join(5)
-
-    assert {**first[0], **second[0], **rest[0]} == {"a": "A", "b": "B", "c": "C", "d": "D"}
-    assert gate.calls[:2] == [["a"], ["b"]] and sorted(gate.calls[2]) == ["c", "d"]
-
-
-def test_a_second_call_starts_during_the_first_only_once_further_call_at_items_wait():
-    gate = Gate()
-    grouped = Grouped(gate, calls_in_flight=2, further_call_at=3)
-    gate.open.clear()
-    started = [call_all(grouped, ["a"])]
-    assert gate.entered.wait(5)
-    for n, item in enumerate(["b", "c"], start=1):
-        started.append(call_all(grouped, [item]))
-        wait_until(lambda n=n: len(grouped._queue) == n, timeout=5, interval=0.005)
-    assert gate.calls == [["a"]]  # two waiting: they wait for the call in flight
-
-    started.append(call_all(grouped, ["d"]))  # the third: a call of their own, made by the newcomer
-    wait_until(lambda: len(gate.calls) == 2, timeout=5, interval=0.005)
-    assert gate.calls[1] == ["d", "b", "c"] and grouped._queue == [] and grouped._in_flight == 2
-    started.append(call_all(grouped, ["e"]))  # both slots taken: it waits, whatever the queue
-    wait_until(lambda: len(grouped._queue) == 1, timeout=5, interval=0.005)
-    gate.open.set()
-    for _results, _errors, threads in started:
-        for thread in threads:
-            thread.join(5)
-
-    assert {k: v for results, _e, _t in started for k, v in results.items()} == {x: x.upper() for x in "abcde"}
-    assert gate.calls[2] == ["e"] and grouped._in_flight == 0
 
 
 def test_under_many_concurrent_callers_every_item_is_called_once_and_no_call_is_left_in_flight():
@@ -184,7 +142,7 @@ def test_under_many_concurrent_callers_every_item_is_called_once_and_no_call_is_
     assert all(isinstance(outcomes[n], ConnectionError) for n in failed)
     assert all(outcomes[n] == n * 2 for n in outcomes if n not in failed)
     assert max(len(call) for call in calls) > 1
-    assert grouped._in_flight == 0 and grouped._queue == []
+    assert not grouped._in_flight and grouped._queue == []
     assert sum(size * count for size, count in grouped.group_sizes.items()) == 600
 
 

@@ -65,18 +65,17 @@ def test_comments_arriving_during_an_insert_are_written_together_and_each_stored
 
         assert app.test_client().post("/api/v1/comments", json=body(0)).status_code == 202  # the article's first
         with psycopg.connect(database_url.replace("postgresql+psycopg", "postgresql")) as blocker:
-            # Hold every INSERT into comments: the first post makes a call and waits there; the next three
-            # queue behind it, and the fifth, finding four waiting, makes a second call for them all (two
-            # in flight at most); the sixth queues.
+            # Hold every INSERT into comments: the first post makes a call and waits there; the other five
+            # arrive during it and queue, for one call together once it returns.
             blocker.execute("LOCK TABLE comments IN EXCLUSIVE MODE")
             statuses, threads = post_in_threads(app, [body(n) for n in range(1, 7)])
-            wait_for(lambda: grouped._in_flight == 2 and len(grouped._queue) == 1)
+            wait_for(lambda: grouped._in_flight and len(grouped._queue) == 5)
             blocker.commit()
         for thread in threads:
             thread.join(10)
 
         assert statuses == {n: 202 for n in range(6)}
-        assert grouped.group_sizes.get(4) == 1  # four posts went in one pipeline and one statement
+        assert grouped.group_sizes == {1: 2, 5: 1}  # five posts went in one pipeline and one statement
         with app.extensions["modqueue.sessions"]() as session:
             stored = session.scalars(select(Comment.body).where(Comment.body.like(f"grouped {run} %"))).all()
         assert sorted(stored) == sorted(f"grouped {run} {n}" for n in range(7))
@@ -97,17 +96,21 @@ def test_a_comment_that_fails_on_its_own_fails_alone_in_its_group(settings, data
 
         parent_id = client.post("/api/v1/comments", json=body(0)).get_json()["id"]
         with psycopg.connect(database_url.replace("postgresql+psycopg", "postgresql")) as blocker:
+            # The first post's call waits on the lock, alone; the reply and three others queue behind it
+            # and go together in the next call, which the parent's deletion then breaks.
             blocker.execute("LOCK TABLE comments IN EXCLUSIVE MODE")
-            bodies = [body(1)] + [body(n) for n in range(2, 5)] + [body(5, parent_id=parent_id)]
-            statuses, threads = post_in_threads(app, bodies)
-            wait_for(lambda: grouped._in_flight == 2 and not grouped._queue)  # one call of 1, one of 4
+            first, first_threads = post_in_threads(app, [body(1)])
+            wait_for(lambda: grouped._in_flight)
+            statuses, threads = post_in_threads(app, [body(n) for n in range(2, 5)] + [body(5, parent_id=parent_id)])
+            wait_for(lambda: len(grouped._queue) == 4)
             blocker.execute("DELETE FROM comments WHERE id = %s", [parent_id])
             blocker.commit()
-        for thread in threads:
+        for thread in first_threads + threads:
             thread.join(10)
 
-        assert sorted(statuses.values()) == [202, 202, 202, 202, 422]
-        assert statuses[4] == 422
+        assert first == {0: 202}
+        assert grouped.group_sizes.get(4) == 1
+        assert statuses == {0: 202, 1: 202, 2: 202, 3: 422}
         with app.extensions["modqueue.sessions"]() as session:
             count = session.scalar(select(func.count()).select_from(Comment)
                                    .where(Comment.body.like(f"alone {run} %")))
@@ -123,19 +126,18 @@ def test_limits_counted_in_one_pipeline_hold_as_if_counted_one_by_one(settings):
                   for n in range(8)]
         client = redis.Redis.from_url(url)
         assert app.test_client().post("/api/v1/comments", json=bodies[0]).status_code == 202  # the article's first
-        # Redis holds back scripts that write while paused: the first post's limits wait there, and
-        # those of the group of four that the fifth post makes when it finds four waiting; the last two
-        # queue behind them.
+        # Redis holds back scripts that write while paused: the first post's limits wait there, and the
+        # other six queue behind them, for one pipeline together.
         client.execute_command("CLIENT", "PAUSE", 5000, "WRITE")
         try:
             statuses, threads = post_in_threads(app, bodies[1:])
-            wait_for(lambda: grouped._in_flight == 2 and len(grouped._queue) == 2)
+            wait_for(lambda: grouped._in_flight and len(grouped._queue) == 6)
         finally:
             client.execute_command("CLIENT", "UNPAUSE")
         for thread in threads:
             thread.join(10)
 
-        assert grouped.group_sizes.get(4) == 1 and grouped.group_sizes.get(2) == 1
+        assert grouped.group_sizes == {1: 2, 6: 1}
         assert sorted(statuses.values()) == [202, 202, 429, 429, 429, 429, 429]
         with app.extensions["modqueue.sessions"]() as session:
             count = session.scalar(select(func.count()).select_from(Comment).where(Comment.site_id == site.id))
