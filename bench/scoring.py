@@ -62,17 +62,19 @@ def per_comment(model, texts: list[str]) -> float:
 
 
 def raw_batched(scorer: DetoxifyScorer, texts: list[str]) -> float:
-    """Forward passes only: tokenise, sort, pad per sub-batch, model, sigmoid."""
+    """Forward passes only: tokenise, sort all the texts by length, cut into passes as the worker cuts a
+    batch (`DetoxifyScorer.passes`), pad each pass, model, sigmoid."""
     import torch
 
     encoded = scorer.tokenizer(texts, truncation=True, max_length=scorer.max_length)
     features = sorted(([{k: encoded[k][i] for k in encoded} for i in range(len(texts))]),
                       key=lambda f: len(f["input_ids"]))
+    passes = scorer.passes([len(f["input_ids"]) for f in features])
     with torch.inference_mode():
         scorer._forward(features[:SUB_BATCH])
         started = time.perf_counter()
-        for start in range(0, len(features), SUB_BATCH):
-            scorer._forward(features[start:start + SUB_BATCH])
+        for run in passes:
+            scorer._forward(features[run.start:run.stop])
     return len(texts) / (time.perf_counter() - started)
 
 

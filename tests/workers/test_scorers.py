@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import random
 
 import pytest
 import torch
@@ -12,7 +14,7 @@ from service.settings import Settings
 from workers.base import DatabaseTask
 from workers.scoring import load_scorers, load_toxicity_scorer
 from workers.scoring.base import ScoringInput
-from workers.scoring.detoxify_backend import DetoxifyScorer
+from workers.scoring.detoxify_backend import DetoxifyScorer, sub_batches
 from workers.scoring.fallback import ProfanityCheckScorer
 
 TEXTS = ["you are an idiot", "nice article thanks", "thanks"]
@@ -179,7 +181,8 @@ def test_the_slow_tokenizer_is_kept_where_no_fast_twin_can_be_built(tiny_checkpo
 
 def test_length_sorted_sub_batches_return_scores_in_input_order(tiny_checkpoint, monkeypatch):
     scorer = DetoxifyScorer("original", str(tiny_checkpoint), precision="fp32")
-    monkeypatch.setattr("workers.scoring.detoxify_backend.SUB_BATCH", 3)
+    monkeypatch.setattr("workers.scoring.detoxify_backend.MAX_PASS", 3)
+    assert len(scorer.passes([10] * len(MIXED))) > 1
     together = scorer.score_batch([ScoringInput(t) for t in MIXED])
     one_by_one = [scorer.score_batch([ScoringInput(t)])[0] for t in MIXED]
     for a, b in zip(together, one_by_one):
@@ -350,3 +353,33 @@ def test_auto_precision_that_strays_from_fp32_reloads_in_fp32(tiny_checkpoint, m
 def test_int8_is_refused_on_a_gpu(tiny_checkpoint):
     with pytest.raises(ValueError, match="CPU only"):
         DetoxifyScorer("original", str(tiny_checkpoint), precision="int8", device="cuda")
+
+
+def _cheapest_cut_by_trying_all(lengths: list[int], pass_tokens: float, max_items: int) -> float:
+    best = math.inf
+    for mask in range(2 ** (len(lengths) - 1)):  # bit k set: a pass ends after text k
+        ends = [k + 1 for k in range(len(lengths) - 1) if mask >> k & 1] + [len(lengths)]
+        starts = [0, *ends[:-1]]
+        if all(end - start <= max_items for start, end in zip(starts, ends)):
+            best = min(best, sum(pass_tokens + (end - start) * lengths[end - 1] for start, end in zip(starts, ends)))
+    return best
+
+
+def test_sub_batches_cover_each_text_once_in_order_and_cost_the_least_possible():
+    rng = random.Random(5)
+    for _ in range(200):
+        lengths = sorted(rng.randint(3, 90) for _ in range(rng.randint(1, 9)))
+        pass_tokens, max_items = rng.choice([0, 5, 20, 60, 500]), rng.randint(1, 5)
+        passes = sub_batches(lengths, pass_tokens, max_items)
+
+        assert [i for run in passes for i in run] == list(range(len(lengths)))
+        assert all(0 < len(run) <= max_items for run in passes)
+        cost = sum(pass_tokens + len(run) * lengths[run[-1]] for run in passes)
+        assert cost == _cheapest_cut_by_trying_all(lengths, pass_tokens, max_items)
+
+
+def test_sub_batches_cut_where_the_length_jumps_and_fill_passes_of_equal_lengths():
+    assert sub_batches([10] * 4 + [60] * 4, 20, 16) == [range(0, 4), range(4, 8)]
+    equal = sub_batches([30] * 40, 20, 16)  # no padding to save: as few passes as may be
+    assert len(equal) == 3 and all(len(run) <= 16 for run in equal)
+    assert sub_batches([10, 11, 12, 80], 0, 16) == [range(0, 1), range(1, 2), range(2, 3), range(3, 4)]
