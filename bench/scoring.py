@@ -8,8 +8,8 @@ Builds a Detoxify-format checkpoint with BERT-base dimensions (random weights: t
 compared, since a shared machine's speed drifts):
 
   (a) one `Detoxify.predict` call per comment (fp32, as Detoxify does it);
-  (b) raw batched forward passes: tokenised, sorted by length, padded per sub-batch, in the precision the
-      worker uses (and in fp32, for reference);
+  (b) raw batched forward passes: tokenised, all sorted by length together, cut into passes as the worker
+      cuts a batch and padded per pass, in the precision the worker uses (and in fp32, for reference);
   (c) the real path end to end: POST to the Flask app (real Postgres and Redis) → a real `celery worker`
       process → decision written; throughput for a burst, then POST→decision latency p50/p99 while posting
       at half that throughput.

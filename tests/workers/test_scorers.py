@@ -379,7 +379,7 @@ def test_sub_batches_cover_each_text_once_in_order_and_cost_the_least_possible()
 
 
 def test_sub_batches_cut_where_the_length_jumps_and_fill_passes_of_equal_lengths():
-    assert sub_batches([10] * 4 + [60] * 4, 20, 16) == [range(0, 4), range(4, 8)]
+    assert sub_batches([10] * 4 + [60] * 4, 20, 16) == [range(4), range(4, 8)]
     equal = sub_batches([30] * 40, 20, 16)  # no padding to save: as few passes as may be
     assert len(equal) == 3 and all(len(run) <= 16 for run in equal)
-    assert sub_batches([10, 11, 12, 80], 0, 16) == [range(0, 1), range(1, 2), range(2, 3), range(3, 4)]
+    assert sub_batches([10, 11, 12, 80], 0, 16) == [range(1), range(1, 2), range(2, 3), range(3, 4)]

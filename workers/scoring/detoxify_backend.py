@@ -1,8 +1,8 @@
 """Toxicity with Detoxify: the seven Jigsaw attributes (fewer where a model lacks some).
 
 Detoxify loads the checkpoint (and its tokenizer); scoring then calls the model directly so a batch can
-be sorted by length and padded per sub-batch, run under `inference_mode`, and in bf16 where the hardware
-does that natively. The precision is part of the model version recorded with each score.
+be sorted by length and cut into forward passes that each pad to their own longest text (`sub_batches`), run
+under `inference_mode`, and in bf16 where the hardware does that natively. The precision is part of the model version recorded with each score.
 
 In bf16 the weights are converted once at load time (half the memory) rather than cast by autocast on
 every forward pass, which re-reads all 110 M fp32 weights per call: 16% more comments per second on
