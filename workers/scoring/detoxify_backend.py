@@ -1,8 +1,9 @@
 """Toxicity with Detoxify: the seven Jigsaw attributes (fewer where a model lacks some).
 
 Detoxify loads the checkpoint (and its tokenizer); scoring then calls the model directly so a batch can
-be sorted by length and cut into forward passes that each pad to their own longest text (`sub_batches`), run
-under `inference_mode`, and in bf16 where the hardware does that natively. The precision is part of the model version recorded with each score.
+be sorted by length and cut into forward passes that each pad to their own longest text (`sub_batches`),
+run under `inference_mode`, and in bf16 where the hardware does that natively. The precision is part of the
+model version recorded with each score.
 
 In bf16 the weights are converted once at load time (half the memory) rather than cast by autocast on
 every forward pass, which re-reads all 110 M fp32 weights per call: 16% more comments per second on
@@ -398,7 +399,7 @@ class DetoxifyScorer:
 
     def passes(self, lengths: Sequence[int]) -> list[range]:
         """The forward passes for texts of these lengths in tokens (sorted, shortest first): on the CPU cut
-        where they cost least; on a GPU, where a pass's fixed cost is most of it, as few as SUB_BATCH allows."""
+        where they cost least; on a GPU passes of SUB_BATCH, as before (the cut by cost was measured on CPUs)."""
         import torch
 
         if self.device.startswith("cpu"):
