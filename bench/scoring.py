@@ -240,23 +240,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder_name:
         folder = Path(folder_name)
         checkpoint = bert_base_checkpoint(folder / "model")
-        precision = DetoxifyScorer("original", str(checkpoint), precision=args.precision, device=args.device)
-        fp32 = DetoxifyScorer("original", str(checkpoint), precision="fp32", device=args.device)
-
-        from detoxify import Detoxify
-
-        detoxify = Detoxify(checkpoint=str(checkpoint), device=args.device)
-        b_fp32 = raw_batched(fp32, texts)
-        del fp32
-        batch_size = args.batch_size or Settings.from_env({}).batch_size
-        b_worker = worker_batches(precision, texts, batch_size)
-        agree = agreement(checkpoint, texts[:96], args.device, precision.precision)
-
         path = WorkerPath(checkpoint, args, folder)
         try:
             path.wait_loaded()
-            # The worker chose its precision itself (auto times candidates as it loads): (b) must be the same.
+            # The worker chose its precision itself (`auto` times its candidates as it loads, and a noisy
+            # machine can tip that choice either way): (b) runs in the precision the pool chose.
             worker_precisions = sorted({state["model"].rpartition("/")[2] for state in read_scorer_states(path.redis)})
+            asked = worker_precisions[0] if len(worker_precisions) == 1 else args.precision
+            precision = DetoxifyScorer("original", str(checkpoint), precision=asked, device=args.device)
+            fp32 = DetoxifyScorer("original", str(checkpoint), precision="fp32", device=args.device)
+
+            from detoxify import Detoxify
+
+            detoxify = Detoxify(checkpoint=str(checkpoint), device=args.device)
+            b_fp32 = raw_batched(fp32, texts)
+            del fp32
+            batch_size = args.batch_size or Settings.from_env({}).batch_size
+            b_worker = worker_batches(precision, texts, batch_size)
+            agree = agreement(checkpoint, texts[:96], args.device, precision.precision)
             path.wait_decided([path.post("warm-up comment for the worker")], timeout=300)
             # Loading holds the checkpoint's state dict beside the model: the peak a memory limit must allow.
             load_peak_mib, path.peak_rss = path.peak_rss / 2**20, 0
