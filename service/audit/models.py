@@ -14,7 +14,10 @@ AUTO_ACTOR = "auto"
 
 class StatusChange(Base):
     __tablename__ = "status_changes"
-    __table_args__ = (Index("ix_status_changes_comment_id_created_at", "comment_id", "created_at"),)
+    __table_args__ = (Index("ix_status_changes_comment_id_created_at", "comment_id", "created_at"),
+                      # The dashboard's event stream catches up on the changes since a moment (a page's load,
+                      # a dropped stream).
+                      Index("ix_status_changes_created_at", "created_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     comment_id: Mapped[str] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))

@@ -84,6 +84,7 @@ class Report(Base):
     """A reader's report on a comment; it queues the comment for review without changing its status."""
 
     __tablename__ = "reports"
+    __table_args__ = (Index("ix_reports_created_at", "created_at"),)  # the dashboard event stream's catch-up
 
     id: Mapped[int] = mapped_column(primary_key=True)
     comment_id: Mapped[str] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"), index=True)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from datetime import datetime
 
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
-from service.audit.models import StatusChange
+from service.audit.models import AUTO_ACTOR, StatusChange
 from service.comments.models import Comment, Report
-from service.sites.models import Policy
+from service.sites.models import Policy, Site
 
 
 def reports_by_comment(session: Session, comment_ids: list[str]) -> dict[str, list[Report]]:
@@ -82,3 +83,28 @@ def policy_changes(session: Session, site_ids: list[int] | None, *, actor: str |
                                                        Policy.version == policy.version - 1))
         changes.append((policy, policy_diff(rules_of(previous), rules_of(policy)) if previous else []))
     return changes
+
+
+def events_since(session: Session, site_ids: list[int] | None, since: datetime, limit: int = 1000) -> list[dict]:
+    """The events of what changed since `since` on these sites (None: all), oldest first, as the worker and
+    the moderation API publish them: a comment flagged, reported, or otherwise decided. For an event stream
+    that was not listening then (a page that was loading, a stream that dropped)."""
+    changes = (select(StatusChange.created_at, StatusChange.comment_id, StatusChange.to_status,
+                      StatusChange.actor, Site.public_key)
+               .join(Comment, Comment.id == StatusChange.comment_id).join(Site, Site.id == Comment.site_id)
+               .where(StatusChange.created_at >= since))
+    reports = (select(Report.created_at, Report.comment_id, Comment.status, Site.public_key)
+               .join(Comment, Comment.id == Report.comment_id).join(Site, Site.id == Comment.site_id)
+               .where(Report.created_at >= since))
+    if site_ids is not None:
+        changes, reports = changes.where(Comment.site_id.in_(site_ids)), reports.where(Comment.site_id.in_(site_ids))
+    events = []
+    for at, comment_id, status, actor, site in session.execute(changes.order_by(StatusChange.id).limit(limit)):
+        event = {"type": "comment.flagged" if status == "flagged" else "comment.decided",
+                 "id": comment_id, "site": site, "status": status}
+        if actor != AUTO_ACTOR:
+            event["actor"] = actor
+        events.append((at, event))
+    for at, comment_id, status, site in session.execute(reports.order_by(Report.id).limit(limit)):
+        events.append((at, {"type": "comment.reported", "id": comment_id, "site": site, "status": status}))
+    return [event for _, event in sorted(events, key=lambda pair: pair[0])]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 
 import redis
 from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session,
                    stream_with_context, url_for)
+from sqlalchemy.exc import SQLAlchemyError
 
 from service.accounts.auth import current_user
 from service.accounts.models import ApiToken
@@ -17,6 +19,7 @@ from service.accounts.operations import (
 )
 from service.comments.models import Comment
 from service.dashboard import queries
+from service.db import utcnow
 from service.events import CHANNEL
 from service.extensions import db, redis_store
 from service.moderation.operations import MODERATOR_REASONS
@@ -30,6 +33,14 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard", template_folder="
 #: An event stream is closed after this long; the browser's EventSource reconnects by itself. Short
 #: streams keep a thread from being held for ever by a forgotten tab.
 STREAM_SECONDS = 25
+#: Events are Redis pub/sub messages, which reach only a stream listening at that moment. So a stream
+#: first sends what changed while none was: since the page was made (its `since`), or since the last
+#: message the browser got from the stream before (`Last-Event-ID`, which the browser sends as it
+#: reconnects), less CATCH_UP_MARGIN for a change committed just before whose message was still on its way.
+#: The page drops events it has had already.
+CATCH_UP_MARGIN = timedelta(seconds=2)
+#: Nor further back than this: a page left that long without its stream is out of date anyway.
+CATCH_UP_LIMIT = timedelta(minutes=10)
 
 
 @bp.app_template_filter("highlighted")
@@ -116,10 +127,12 @@ def queue(status: str):
         abort(404)
     site_ids, site = _site_scope(user)
     filters = queue_filter_from(request.args)
+    made_at = utcnow()  # before reading the queue: the page's event stream catches up from here
     page = queue_page(db.session, status, site_ids, cursor=request.args.get("cursor"), limit=50, filters=filters)
     return render_template(
         "dashboard/queue.html", user=user, status=status, queues=QUEUES, page=page, site=site, filters=filters,
         sites=_sites_for(user), counts=queries.queue_counts(db.session, site_ids), **card_context(page.comments),
+        events_since=f"{made_at.timestamp():.3f}",
     )
 
 
@@ -140,22 +153,28 @@ def events():
     if user is None:
         abort(401)
     allowed = None if user.is_admin else {site.public_key for site in user.sites}
+    site_ids = visible_site_ids(user)
+    since = _catch_up_from()
     client = redis_store.client
 
     def stream():
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
-            pubsub.subscribe(CHANNEL)
+            pubsub.subscribe(CHANNEL)  # first, so that nothing falls between the catch-up and the messages
             yield "retry: 1000\n\n"
+            if since is not None:
+                for event in _missed_since(site_ids, since):
+                    yield _message(event)
             deadline = time.monotonic() + STREAM_SECONDS
             while time.monotonic() < deadline:
                 message = pubsub.get_message(timeout=1.0)
                 if message is None:
-                    yield ": keep-alive\n\n"
+                    # The moment up to which this stream has sent everything: where the next one starts.
+                    yield f"id: {utcnow().timestamp():.3f}\n: keep-alive\n\n"
                     continue
                 event = json.loads(message["data"])
                 if allowed is None or event.get("site") in allowed:
-                    yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
+                    yield _message(event, utcnow())
         except redis.RedisError:
             current_app.logger.warning("event stream lost Redis")
         finally:
@@ -163,6 +182,34 @@ def events():
 
     return Response(stream_with_context(stream()), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _message(event: dict, sent_at: datetime | None = None) -> str:
+    """An event's server-sent message; with `sent_at`, that moment as its id (where a reconnecting stream
+    catches up from)."""
+    moment = f"id: {sent_at.timestamp():.3f}\n" if sent_at else ""
+    return f"{moment}event: {event['type']}\ndata: {json.dumps(event)}\n\n"
+
+
+def _missed_since(site_ids: list[int] | None, since: datetime) -> list[dict]:
+    try:
+        return queries.events_since(db.session, site_ids, since)
+    except SQLAlchemyError as exc:  # the live events still come
+        current_app.logger.warning("event stream could not catch up: %s", type(exc).__name__)
+        return []
+    finally:
+        db.session.close()  # the stream holds no database connection while it waits
+
+
+def _catch_up_from() -> datetime | None:
+    """The moment this stream catches up from (see CATCH_UP_MARGIN), or None: from now on only."""
+    last = request.headers.get("Last-Event-ID")
+    raw, margin = (last, CATCH_UP_MARGIN) if last else (request.args.get("since"), timedelta(0))
+    try:
+        moment = datetime.fromtimestamp(float(raw), UTC) - margin
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+    return max(moment, utcnow() - CATCH_UP_LIMIT)
 
 
 @bp.get("/audit")

@@ -13,6 +13,7 @@ from service.accounts.operations import assign_site, create_user
 from service.audit.models import StatusChange
 from service.comments.models import Comment
 from service.sites.operations import create_site, find_site
+from tests.support.waiting import wait_until
 
 PASSWORD = "long enough password"
 ABUSE = "You are a fucking idiot"
@@ -28,7 +29,7 @@ def moderator(live, email: str, site_key: str) -> str:
 def sign_in(browser, live, email: str, live_updates: bool = True):
     context = browser.new_context()
     if not live_updates:  # a page whose event stream has not delivered the news yet
-        context.route("**/dashboard/events", lambda route: route.abort())
+        context.route("**/dashboard/events*", lambda route: route.abort())
     page = context.new_page()
     page.goto(f"{live.base}/dashboard/")
     page.get_by_label("Email").fill(email)
@@ -97,6 +98,23 @@ def test_bulk_reject_of_three_with_the_keyboard(signed_in, live):
         expect(card(page, comment_id)).to_have_count(0)
     assert [status_of(live, i) for i in ids] == ["rejected"] * 3
     assert all(len(moderator_changes(live, i)) == 1 for i in ids)
+
+
+def test_a_comment_flagged_while_the_stream_was_down_arrives_when_it_reconnects(browser, live):
+    live.ensure_worker()
+    page = sign_in(browser, live, moderator(live, "reconnect@news.example", live.site_key), live_updates=False)
+    comment_id = post(live, ABUSE + " (while away)", author="Away Troll", article="away")
+    wait_until(lambda: status_of(live, comment_id) == "flagged", 30, 0.2, message="flagged")
+    page.wait_for_timeout(500)
+    assert card(page, comment_id).count() == 0  # its message went by while no stream listened
+    flagged = page.locator('.count[data-queue="flagged"]')
+    before = int(flagged.text_content())
+
+    page.context.unroute("**/dashboard/events*")  # the browser's EventSource retries by itself
+
+    expect(card(page, comment_id)).to_be_visible(timeout=30_000)
+    expect(flagged).to_have_text(str(before + 1))
+    page.context.close()
 
 
 def test_script_payloads_render_as_text_in_the_dashboard(signed_in, live):

@@ -128,10 +128,20 @@
   }
 
   if (window.EventSource) {
-    var source = new EventSource("/dashboard/events");
+    // The stream first sends what changed since this page was made (and, reconnecting, since its last
+    // message, a little overlapping): an event seen once is not acted on again.
+    var source = new EventSource("/dashboard/events?since=" + encodeURIComponent(cards.dataset.eventsSince));
+    var seen = new Set();
+    function firstTime(event) {
+      var data = JSON.parse(event.data), key = event.type + " " + data.id + " " + data.status;
+      if (seen.has(key)) return null;
+      seen.add(key);
+      return data;
+    }
     function arrived(name) {
       return function (event) {
-        var data = JSON.parse(event.data);
+        var data = firstTime(event);
+        if (!data) return;
         if (name === "flagged") adjustCount("pending", -1);
         if (queue === name && (!siteFilter || data.site === siteFilter)) insertCard(data.id);
       };
@@ -139,7 +149,8 @@
     source.addEventListener("comment.flagged", arrived("flagged"));
     source.addEventListener("comment.reported", arrived("reported"));
     source.addEventListener("comment.decided", function (event) {
-      var data = JSON.parse(event.data);
+      var data = firstTime(event);
+      if (!data) return;
       var card = cards.querySelector('[data-id="' + data.id + '"]');
       if (card && card.dataset.status !== data.status) removeCard(card, data.actor ? "Decided by " + data.actor + "." : "");
     });
