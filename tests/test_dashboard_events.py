@@ -63,9 +63,13 @@ def opening(client, url: str, **headers) -> list[str]:
 
 
 def events_in(messages: list[str]) -> list[dict]:
-    return [json.loads(line[len("data: "):]) | {"event": message.split("\n")[0][len("event: "):]}
-            for message in messages if message.startswith(("event:", "id:")) and "data: " in message
-            for line in message.split("\n") if line.startswith("data: ")]
+    """Each event message's data, with its event name."""
+    events = []
+    for message in messages:
+        fields = dict(line.split(": ", 1) for line in message.split("\n") if ": " in line and not line.startswith(":"))
+        if "data" in fields:
+            events.append(json.loads(fields["data"]) | {"event": fields["event"]})
+    return events
 
 
 def test_a_page_gets_what_changed_since_it_was_made(moderator, db_session, site):

@@ -132,7 +132,7 @@ def queue(status: str):
     return render_template(
         "dashboard/queue.html", user=user, status=status, queues=QUEUES, page=page, site=site, filters=filters,
         sites=_sites_for(user), counts=queries.queue_counts(db.session, site_ids), **card_context(page.comments),
-        events_since=f"{made_at.timestamp():.3f}",
+        events_since=_moment(made_at),
     )
 
 
@@ -170,7 +170,7 @@ def events():
                 message = pubsub.get_message(timeout=1.0)
                 if message is None:
                     # The moment up to which this stream has sent everything: where the next one starts.
-                    yield f"id: {utcnow().timestamp():.3f}\n: keep-alive\n\n"
+                    yield f"id: {_moment(utcnow())}\n: keep-alive\n\n"
                     continue
                 event = json.loads(message["data"])
                 if allowed is None or event.get("site") in allowed:
@@ -187,8 +187,13 @@ def events():
 def _message(event: dict, sent_at: datetime | None = None) -> str:
     """An event's server-sent message; with `sent_at`, that moment as its id (where a reconnecting stream
     catches up from)."""
-    moment = f"id: {sent_at.timestamp():.3f}\n" if sent_at else ""
+    moment = f"id: {_moment(sent_at)}\n" if sent_at else ""
     return f"{moment}event: {event['type']}\ndata: {json.dumps(event)}\n\n"
+
+
+def _moment(at: datetime) -> str:
+    """A moment as the page and the stream's ids carry it (and `_catch_up_from` reads it): Unix seconds."""
+    return f"{at.timestamp():.3f}"
 
 
 def _missed_since(site_ids: list[int] | None, since: datetime) -> list[dict]:
