@@ -11,8 +11,9 @@ compared, since a shared machine's speed drifts):
   (b) raw batched forward passes: tokenised, all sorted by length together, cut into passes as the worker
       cuts a batch and padded per pass, in the precision the worker uses (and in fp32, for reference);
   (c) the real path end to end: POST to the Flask app (real Postgres and Redis) → a real `celery worker`
-      process → decision written; throughput for a burst, then POST→decision latency p50/p99 while posting
-      at half that throughput.
+      process → decision written (the bench learns of it from the event the worker publishes after its
+      commit, as the dashboard does); throughput for a burst, once a batch per pool process has warmed
+      the worker, then POST→decision latency p50/p99 while posting at half that throughput.
 
 Also prints the worker processes' peak RSS (with the model's loading, and while scoring), the memory they
 hold after the burst (RSS, and what each holds alone: the pool processes share the model their main
