@@ -1,10 +1,10 @@
 """Scoring messages published from a thread of the web process, many per Redis round trip.
 
 A request commits its comment and hands the id to this process's publisher, which answers at once. The
-publisher's thread waits a few milliseconds after an id arrives (`linger`), then sends every id handed to
-it meanwhile in one round trip. Publishing a Celery message costs more CPU than the rest of a request's
-enqueueing; under load a round trip carries many ids, and a comment waits at most `linger` longer for
-its worker.
+publisher's thread sends at most one round trip per `linger`: an id that arrives after a quiet spell goes
+at once, and ids that arrive within `linger` of the last send wait for the rest of it and then go together.
+Publishing a Celery message costs more CPU than the rest of a request's enqueueing; under load a round
+trip carries many ids, and a comment waits at most `linger` longer for its worker (a lone one, not at all).
 
 Nothing is lost if a message is: the comment is already committed as `pending`, and the sweeper queues
 pending comments again (as it does when Redis loses its queue in a restart).
@@ -50,6 +50,7 @@ class BatchPublisher:
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
         self._hurry = threading.Event()  # set while someone waits in flush(): no lingering then
+        self._last_taken = float("-inf")  # when the last round trip's ids were taken (monotonic)
 
     def submit(self, item: str) -> bool:
         """Queue an id for publishing; False when the buffer is full (the sweeper will queue it)."""
@@ -86,8 +87,11 @@ class BatchPublisher:
         with self._wake:
             while not self._pending:
                 self._wake.wait()
-        if self.linger:  # let the ids of requests in flight join this round trip
-            self._hurry.wait(self.linger)
+        # At most one round trip per linger: ids that come soon after the last one wait for the rest of
+        # its linger, and the ids of requests arriving meanwhile join them.
+        if (wait := self._last_taken + self.linger - time.monotonic()) > 0:
+            self._hurry.wait(wait)
+        self._last_taken = time.monotonic()
         with self._wake:
             batch = [self._pending.popleft() for _ in range(min(self.max_batch, len(self._pending)))]
             self._in_flight = len(batch)

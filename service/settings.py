@@ -73,10 +73,10 @@ class Settings:
     #: Database connections each web process keeps open. More requests in flight than this open and close
     #: extra connections per request (up to twice as many again), which costs more than the request.
     db_pool_size: int = 10
-    #: How long a web process's publisher waits for more comment ids before sending them in one round trip.
-    #: A round trip's messages cost the web process about as much CPU as the rest of accepting a comment
-    #: when they carry one or two ids (py-spy: 7-10% of its time at 10 ms); at 50 ms a busy process sends a
-    #: few ids per message, and a comment waits 40 ms longer for a worker that batches for 200 ms anyway.
+    #: The least time between a web process's publisher's round trips: ids that come sooner after one wait
+    #: for the rest of it and go together; an id after a quiet spell goes at once. A round trip's messages
+    #: cost the web process about as much CPU as the rest of accepting a comment when they carry one or two
+    #: ids (py-spy: 7-10% of its time at 10 ms); at 50 ms a busy process sends many ids per message.
     publish_linger_seconds: float = 0.05
     log_format: str = "text"
     #: Send the session cookie over HTTPS only (turn off only for plain-HTTP development).

@@ -50,15 +50,37 @@ def test_every_id_is_sent_once_in_fewer_round_trips_than_ids():
     assert len(send.calls) < 400 / 4
 
 
-def test_a_lone_id_is_sent_after_the_linger_without_waiting_for_more():
+def wait_for_calls(send: Recorder, n: int, timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while len(send.calls) < n:
+        assert time.monotonic() < deadline, f"{n} round trips expected, {send.calls} made"
+        time.sleep(0.002)
+
+
+def test_a_lone_id_after_a_quiet_spell_is_sent_at_once():
     send = Recorder()
-    publisher = BatchPublisher(send, linger=0.01)
+    publisher = BatchPublisher(send, linger=2.0)
     started = time.monotonic()
     publisher.submit("only")
 
-    assert publisher.flush(2)
+    wait_for_calls(send, 1)  # no flush(), which would cut any linger short
     assert send.calls == [["only"]]
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 1.0
+
+
+def test_ids_soon_after_a_round_trip_wait_out_its_linger_and_go_together():
+    send = Recorder()
+    publisher = BatchPublisher(send, linger=0.5)
+    publisher.submit("first")
+    wait_for_calls(send, 1)
+    sent_first = time.monotonic()
+    publisher.submit("second")
+    publisher.submit("third")
+
+    wait_for_calls(send, 2)
+    waited = time.monotonic() - sent_first
+    assert send.calls == [["first"], ["second", "third"]]
+    assert 0.4 <= waited < 2.0, waited
 
 
 def test_an_unreachable_broker_is_retried_then_left_to_the_sweeper(caplog):

@@ -115,8 +115,9 @@ def test_sigterm_to_a_worker_mid_batch_finishes_the_batch_and_hands_back_the_res
 
 
 def test_a_web_process_stopping_queues_the_comments_it_accepted_first(stack):
-    """The publisher holds accepted ids for MODQUEUE_PUBLISH_LINGER_SECONDS (here far longer than the
-    test); SIGTERM must make the web process send them before it exits, with no sweeper running."""
+    """After a round trip the publisher holds accepted ids for MODQUEUE_PUBLISH_LINGER_SECONDS (here far
+    longer than the test); SIGTERM must make the web process send them before it exits, with no sweeper
+    running."""
     port = free_port()
     web = stack.start_process("web", compose_command("web", port), MODQUEUE_PUBLISH_LINGER_SECONDS="30")
     base = f"http://127.0.0.1:{port}"
@@ -127,7 +128,9 @@ def test_a_web_process_stopping_queues_the_comments_it_accepted_first(stack):
             "site": stack.site_key, "article": {"id": "leaving"}, "author": {"name": f"Ops {n}"}, "body": f"last {n}"})
         assert response.status_code == 202
         ids.append(response.json()["id"])
-    assert queued_ids(stack) == set(), "published before the linger was over"
+    # An id after a quiet spell goes at once: the first of each of the web's two processes; the rest wait.
+    held = set(ids) - queued_ids(stack)
+    assert len(held) >= len(ids) - 2, "published before the linger was over"
 
     web.stop(signal.SIGTERM)
 
