@@ -6,14 +6,14 @@ from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, tuple_
-from sqlalchemy.orm import Session, defaultload
+from sqlalchemy.orm import Session
 
 from service.comments.models import FLAGGED, PENDING, PUBLISHED, REJECTED, Comment
 from service.db import utcnow
 from service.moderation.operations import ScoredComment, record_automatic_decisions
 from service.moderation.operations import active_restrictions
 from service.moderation.policy import PolicyRules, Reason, Verdict, apply_policy, restrict
-from service.sites.models import Policy, Site
+from service.sites.models import Policy
 from service.sites.operations import current_policy
 from workers.scoring import ScorerSet
 from workers.scoring.base import ScoringInput
@@ -38,11 +38,6 @@ class SessionSpamModels:
         return self.cache.load(self.session, scopes)
 
 
-#: A batch's comments come with their site (its key goes out with each decision's event) but not the
-#: site's origins, which a site otherwise loads with itself in one more query, each time.
-_SITE_WITHOUT_ORIGINS = defaultload(Comment.site).lazyload(Site.origins)
-
-
 def claim_pending(session: Session, comment_ids: list[str], fill_to: int = 0) -> list[Comment]:
     """Lock the still-pending comments among `comment_ids`; rows another worker holds are skipped.
 
@@ -54,7 +49,6 @@ def claim_pending(session: Session, comment_ids: list[str], fill_to: int = 0) ->
     claimed = list(
         session.scalars(
             select(Comment)
-            .options(_SITE_WITHOUT_ORIGINS)
             .where(Comment.id.in_(comment_ids), Comment.status == PENDING)
             .order_by(Comment.id)
             .with_for_update(skip_locked=True, of=Comment)
@@ -63,7 +57,6 @@ def claim_pending(session: Session, comment_ids: list[str], fill_to: int = 0) ->
     if fill_to > len(claimed):
         claimed += session.scalars(
             select(Comment)
-            .options(_SITE_WITHOUT_ORIGINS)
             .where(Comment.status == PENDING, Comment.id.not_in(comment_ids))
             .order_by(Comment.id)
             .limit(fill_to - len(claimed))

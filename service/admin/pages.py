@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template
+from sqlalchemy.orm import selectinload
 
 from service.accounts.auth import current_user
 from service.accounts.models import User
@@ -27,7 +28,8 @@ def _admin():
 @signed_in
 def sites():
     user = _admin()
-    return render_template("admin/sites.html", user=user, sites=db.session.query(Site).order_by(Site.name).all())
+    return render_template("admin/sites.html", user=user, sites=db.session.query(Site).options(selectinload(Site.origins))
+                           .order_by(Site.name).all())
 
 
 @bp.get("/sites/<site_key>/policy")

@@ -20,9 +20,9 @@ class Site(Base):
     closed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    origins: Mapped[list["SiteOrigin"]] = relationship(
-        back_populates="site", cascade="all, delete-orphan", lazy="selectin"
-    )
+    # Read when asked for (one query): most loads of a site need none of them (a worker's batch, a policy,
+    # the dashboard's site list). A list that shows them loads them with `selectinload(Site.origins)`.
+    origins: Mapped[list["SiteOrigin"]] = relationship(back_populates="site", cascade="all, delete-orphan")
 
     @property
     def origin_urls(self) -> list[str]:

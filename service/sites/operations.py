@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, defaultload
+from sqlalchemy.orm import Session
 
 from service.ids import new_key
 from service.moderation.policy import PolicyRules
@@ -61,10 +61,9 @@ def find_site(session: Session, public_key: str) -> Site | None:
 
 
 def current_policy(session: Session, site_id: int) -> Policy:
-    """Return the site's newest policy version (its site's origins are read only if asked for)."""
+    """Return the site's newest policy version."""
     return session.scalars(
-        select(Policy).options(defaultload(Policy.site).lazyload(Site.origins))
-        .where(Policy.site_id == site_id).order_by(Policy.version.desc()).limit(1)
+        select(Policy).where(Policy.site_id == site_id).order_by(Policy.version.desc()).limit(1)
     ).one()
 
 
