@@ -45,16 +45,13 @@ from sqlalchemy import select
 from service import create_app
 from service.comments.models import PENDING, Comment
 from service.db import make_engine, make_session_factory
-from service.events import CHANNEL as EVENTS_CHANNEL
+from service.events import CHANNEL as EVENTS_CHANNEL, DECISION_EVENTS
 from service.moderation.policy import PolicyRules, apply_policy
 from service.scorer_status import read_scorer_states
 from service.settings import Settings
 from service.sites.operations import create_site
 from workers.scoring.base import ScoringInput
 from workers.scoring.detoxify_backend import SUB_BATCH, DetoxifyScorer
-
-#: The events the worker publishes for a comment it decided.
-DECISION_EVENTS = {"comment.decided", "comment.flagged"}
 
 
 def per_comment(model, texts: list[str]) -> float:

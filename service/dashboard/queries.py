@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from service.audit.models import AUTO_ACTOR, StatusChange
 from service.comments.models import Comment, Report
+from service.events import decision_event_type
 from service.sites.models import Policy, Site
 
 
@@ -100,8 +101,7 @@ def events_since(session: Session, site_ids: list[int] | None, since: datetime, 
         changes, reports = changes.where(Comment.site_id.in_(site_ids)), reports.where(Comment.site_id.in_(site_ids))
     events = []
     for at, comment_id, status, actor, site in session.execute(changes.order_by(StatusChange.id).limit(limit)):
-        event = {"type": "comment.flagged" if status == "flagged" else "comment.decided",
-                 "id": comment_id, "site": site, "status": status}
+        event = {"type": decision_event_type(status), "id": comment_id, "site": site, "status": status}
         if actor != AUTO_ACTOR:
             event["actor"] = actor
         events.append((at, event))

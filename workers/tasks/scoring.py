@@ -14,7 +14,7 @@ from celery import shared_task, signals
 from celery_batches import Batches
 from sqlalchemy.exc import DBAPIError
 
-from service.events import publish_events
+from service.events import decision_event_type, publish_events
 from service.logging_setup import log_context
 from service.metrics import COMMENTS_DECIDED, DECISION_LATENCY, SCORING_BATCH_SECONDS, SCORING_BATCH_SIZE
 from service.scorer_status import announce_scorer_state, withdraw_scorer_state
@@ -140,8 +140,7 @@ def score_comment(self: ScoringTask, requests) -> int:
         SCORING_BATCH_SECONDS.observe(time.perf_counter() - started)
         SCORING_BATCH_SIZE.observe(len(comment_ids))
         publish_events(self.redis, [
-            ("comment.flagged" if d.status == "flagged" else "comment.decided",
-             {"id": d.comment_id, "site": d.site_key, "status": d.status}) for d in decisions])
+            (decision_event_type(d.status), {"id": d.comment_id, "site": d.site_key, "status": d.status}) for d in decisions])
         for decision in decisions:
             COMMENTS_DECIDED.labels(decision.site_key, decision.status, "policy").inc()
             DECISION_LATENCY.observe(decision.waited_seconds)
