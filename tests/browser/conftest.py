@@ -61,11 +61,20 @@ class Live:
     tmp: Path
     processes: list = field(default_factory=list)
     worker: RunningProcess | None = None
+    workers_started: int = 0
 
     def ensure_worker(self) -> None:
         if self.worker is None:
-            self.worker = start_worker(self.settings, self.tmp / "worker.log")
+            self.workers_started += 1
+            self.worker = start_worker(self.settings, self.tmp / f"worker-{self.workers_started}.log")
             self.processes.append(self.worker)
+
+    def stop_worker(self) -> None:
+        """Stop scoring, so a comment posted now stays pending until `ensure_worker`."""
+        if self.worker is not None:
+            self.worker.stop()
+            self.processes.remove(self.worker)
+            self.worker = None
 
     def host_page(self, name: str, body: str, site_key: str | None = None, article: str = "story-1",
                   head: str = "") -> str:

@@ -35,6 +35,7 @@ def count_comments(live, author: str) -> int:
 
 
 def test_reader_posts_sees_awaiting_moderation_then_everyone_sees_it_published_and_replies_nest(live, browser, context):
+    live.stop_worker()  # no scoring yet: the new comment stays pending while the checks below look at it
     page = context.new_page()
     page.goto(f"{live.host_origin}/{live.host_page('article.html', '<h1>Story</h1>')}")
     expect(thread(page).get_by_role("heading", name="Comments (0)")).to_be_visible()
@@ -56,11 +57,14 @@ def test_reader_posts_sees_awaiting_moderation_then_everyone_sees_it_published_a
     reader.goto(f"{live.host_origin}/article.html")
     parent = thread(reader).locator("li.comment", has_text="A thoughtful article")
     expect(parent).to_be_visible()
+    # A reply is decided in tens of milliseconds; with no worker it stays pending for as long as the check takes.
+    live.stop_worker()
     parent.get_by_role("button", name="Reply to Grace").click()
     parent.get_by_label("Name").fill("Alan")
     parent.get_by_label("Your reply").fill("Agreed, well put.")
     parent.get_by_role("button", name="Post reply").click()
     expect(parent.locator("li.pending")).to_contain_text("Agreed, well put.")
+    live.ensure_worker()
 
     third = browser.new_context().new_page()
     third.goto(f"{live.host_origin}/article.html")
