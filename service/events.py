@@ -9,13 +9,13 @@ import redis
 
 CHANNEL = "modqueue:events"
 #: The events of a comment's new status: held for review, or otherwise decided.
-DECISION_EVENTS = ("comment.flagged", "comment.decided")
+FLAGGED_EVENT, DECIDED_EVENT = DECISION_EVENTS = ("comment.flagged", "comment.decided")
 log = logging.getLogger(__name__)
 
 
 def decision_event_type(status: str) -> str:
     """The event of a comment's new status, as the worker publishes it."""
-    return "comment.flagged" if status == "flagged" else "comment.decided"
+    return FLAGGED_EVENT if status == "flagged" else DECIDED_EVENT
 
 
 def publish_event(client: redis.Redis, event_type: str, **payload) -> None:

@@ -28,8 +28,8 @@ def _admin():
 @signed_in
 def sites():
     user = _admin()
-    return render_template("admin/sites.html", user=user, sites=db.session.query(Site).options(selectinload(Site.origins))
-                           .order_by(Site.name).all())
+    sites = db.session.query(Site).options(selectinload(Site.origins)).order_by(Site.name).all()
+    return render_template("admin/sites.html", user=user, sites=sites)
 
 
 @bp.get("/sites/<site_key>/policy")

@@ -12,7 +12,7 @@ from service.accounts.operations import visible_site_ids
 from service.comments.models import STATUSES, Comment
 from service.comments.views import json_object
 from service.errors import APIError
-from service.events import publish_event
+from service.events import decision_event_type, publish_event
 from service.extensions import db, redis_store, task_queue
 from service.metrics import COMMENTS_DECIDED, MODERATOR_DECISIONS
 from service.moderation import operations
@@ -116,7 +116,7 @@ def decide(comment_id: str):
     db.session.commit()
     MODERATOR_DECISIONS.labels(comment.site.public_key, data.action).inc()
     COMMENTS_DECIDED.labels(comment.site.public_key, status, "moderator").inc()
-    publish_event(redis_store.client, "comment.decided", id=comment.id, site=comment.site.public_key,
+    publish_event(redis_store.client, decision_event_type(status), id=comment.id, site=comment.site.public_key,
                   status=status, actor=moderator.email)
     label = operations.spam_label(data.action, data.reason)
     if label is not None:

@@ -140,7 +140,8 @@ def score_comment(self: ScoringTask, requests) -> int:
         SCORING_BATCH_SECONDS.observe(time.perf_counter() - started)
         SCORING_BATCH_SIZE.observe(len(comment_ids))
         publish_events(self.redis, [
-            (decision_event_type(d.status), {"id": d.comment_id, "site": d.site_key, "status": d.status}) for d in decisions])
+            (decision_event_type(d.status), {"id": d.comment_id, "site": d.site_key, "status": d.status})
+            for d in decisions])
         for decision in decisions:
             COMMENTS_DECIDED.labels(decision.site_key, decision.status, "policy").inc()
             DECISION_LATENCY.observe(decision.waited_seconds)
