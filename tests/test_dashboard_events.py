@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import UTC, datetime
 
 import pytest
 
 from service.accounts.operations import assign_site, create_user
 from service.audit.models import StatusChange
 from service.comments.models import Comment
+from service.dashboard.views import _moment
 from service.sites.operations import create_site
 from tests.test_dashboard_pages import PASSWORD
 
@@ -144,3 +146,8 @@ def test_the_queue_page_tells_its_stream_when_it_was_made(moderator):
 
 def test_a_user_who_is_not_signed_in_gets_no_stream(client):
     assert client.get("/dashboard/events?since=0").status_code == 401
+
+
+def test_a_moment_is_cut_to_the_millisecond_never_rounded_up_into_the_future():
+    assert _moment(datetime.fromtimestamp(1796161383.1226993, UTC)) == "1796161383.122"
+    assert _moment(datetime.fromtimestamp(1796161383.0009, UTC)) == "1796161383.000"

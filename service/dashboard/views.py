@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from datetime import UTC, datetime, timedelta
 from functools import wraps
@@ -192,8 +193,9 @@ def _message(event: dict, sent_at: datetime | None = None) -> str:
 
 
 def _moment(at: datetime) -> str:
-    """A moment as the page and the stream's ids carry it (and `_catch_up_from` reads it): Unix seconds."""
-    return f"{at.timestamp():.3f}"
+    """A moment as the page and the stream's ids carry it (and `_catch_up_from` reads it): Unix seconds, cut
+    (not rounded) to the millisecond, so that it never names a moment still to come."""
+    return f"{math.floor(at.timestamp() * 1000) / 1000:.3f}"
 
 
 def _missed_since(site_ids: list[int] | None, since: datetime) -> list[dict]:
