@@ -148,6 +148,26 @@ def test_the_single_insert_path_stores_what_the_full_path_stores(session):
     assert closed.value.status == 403
 
 
+def test_rows_inserted_together_are_stored_column_for_column(session):
+    site = create_site(session, "S", ["https://s.example"])
+    first, _ = new_comment(session, site, body="the article's first comment")
+    posts = [{"author": {"name": "Ada", "email": "ada@example.org"}, "body": "50% sure: it's \"quoted\" %s"},
+             {"author": {"name": "Bo"}, "body": "a reply", "parent_id": first.id},
+             {"author": {"name": "Cy"}, "body": "x" * 5000, "honeypot": "filled"}]
+    rows = [comment_row(site, CommentIn.model_validate({"site": site.public_key, "article": {"id": "a1"}, **post}),
+                        first.article_id, parent_article=partial(parent_article_id, session.connection()),
+                        remote_addr=f"10.0.0.{n}") for n, post in enumerate(posts)]
+
+    alone = dict(rows[0], id="0" * 26)
+    insert_comments(session.connection(), rows)
+    insert_comments(session.connection(), [alone])  # a statement of another shape
+
+    for row in [*rows, alone]:
+        stored = session.get(Comment, row["id"])
+        assert {key: getattr(stored, key) for key in row} == row
+    assert [session.get(Comment, row["id"]).honeypot_filled for row in rows] == [False, False, True]
+
+
 def test_published_comments_exclude_the_undecided(session):
     site = create_site(session, "S", ["https://s.example"])
     clean, _ = new_comment(session, site, "fine")

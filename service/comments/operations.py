@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from sqlalchemy import Connection, insert, select
@@ -132,9 +133,30 @@ def comment_row(site: Site, data: CommentIn, article_id: int, *, parent_article:
 def insert_comments(connection: Connection, rows: list[dict]) -> None:
     """Insert comments' rows (`comment_row`) in one statement: on PostgreSQL, through an autocommit
     connection, one round trip and one transaction whatever the number of rows."""
-    # One statement object for every call: SQLAlchemy then finds its compiled form by a cache key it
-    # computed once, not once per comment.
-    connection.execute(_INSERT_COMMENT, rows)
+    if connection.dialect.name != "postgresql":
+        # One statement object for every call: SQLAlchemy then finds its compiled form by a cache key it
+        # computed once, not once per comment.
+        connection.execute(_INSERT_COMMENT, rows)
+        return
+    # The hot path of every posted comment: the statement's text is made once per shape and goes to the
+    # driver as it is (SQLAlchemy still wraps its errors and notices a dead connection). Compiling and
+    # processing the same INSERT through `execute` cost 0.04-0.06 ms more CPU per post (machine N).
+    statement, processors = _postgres_insert(connection.dialect, tuple(rows[0]), len(rows))
+    connection.exec_driver_sql(statement, tuple(
+        value if process is None else process(value)
+        for row in rows for value, process in zip(row.values(), processors, strict=True)))
+
+
+@functools.lru_cache(maxsize=256)
+def _postgres_insert(dialect, keys: tuple[str, ...], count: int) -> tuple[str, list]:
+    """INSERT INTO comments (...) VALUES (...), ... for `count` rows of `keys`, and per key the function
+    that turns a value into what the driver takes (SQLAlchemy's own, from the column's type; None: as is)."""
+    columns = [Comment.__table__.c[key] for key in keys]
+    quote = dialect.identifier_preparer.quote
+    one_row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    statement = (f"INSERT INTO {quote(Comment.__table__.name)} ({', '.join(quote(c.name) for c in columns)}) "
+                 f"VALUES {', '.join([one_row] * count)}")
+    return statement, [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
 
 
 def comment_exists(connection: Connection, comment_id: str) -> bool:
