@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -35,9 +36,11 @@ class Database:
         app.extensions["modqueue.sessions"] = factory
         bind = factory.kw.get("bind")
         # Where sessions are bound to one connection (tests, inside an outer transaction) there is none.
-        app.extensions["modqueue.autocommit_engine"] = make_engine(
+        autocommit_engine = make_engine(
             bind.url.render_as_string(hide_password=False), pool_size=settings.db_pool_size, autocommit=True,
         ) if isinstance(bind, Engine) else None
+        app.extensions["modqueue.autocommit_engine"] = autocommit_engine
+        app.extensions["modqueue.turn_connection"] = TurnConnection(autocommit_engine) if autocommit_engine else None
         app.teardown_appcontext(self._close)
 
     @property
@@ -72,21 +75,39 @@ class Database:
             g.db_autocommit = engine.connect()
         return g.db_autocommit
 
-    def autocommit_once(self, work: Callable[[Connection], T], done: Callable[[Connection], bool]) -> T | None:
-        """Run `work` on the autocommit connection. That pool does not ping a connection before lending it
+    def autocommit_once(self, work: Callable[[Connection], T], done: Callable[[Connection], bool], *,
+                        in_turn: bool = False) -> T | None:
+        """Run `work` on the autocommit connection: the request's, or with `in_turn` the process's
+        `TurnConnection` (only for callers that never run at the same time). Neither is pinged before use
         (a round trip on every request), so one that died since it was last used (the database restarted)
         fails here: SQLAlchemy then drops it, and the pool's other connections as old, and `work` runs once
         more on a new connection, unless `done` finds that the first try committed before the connection
         went (then None)."""
+        turn: TurnConnection | None = current_app.extensions["modqueue.turn_connection"] if in_turn else None
+        connect = turn.connection if turn is not None else self.autocommit
         try:
-            return work(self.autocommit())
+            return work(connect())
         except DBAPIError as exc:
             if not exc.connection_invalidated or current_app.extensions["modqueue.autocommit_engine"] is None:
                 raise
             log.info("database connection lost (%s); trying once more on a new one", type(exc.orig).__name__)
-        g.pop("db_autocommit").close()
-        connection = self.autocommit()
+        if turn is not None:
+            turn.close()
+        else:
+            g.pop("db_autocommit").close()
+        connection = connect()
         return None if done(connection) else work(connection)
+
+    @staticmethod
+    def close_autocommit(app: Flask) -> None:
+        """Close an app's autocommit connections, its turn connection and its pool's: for an app done with
+        before its process ends (tests, tools)."""
+        turn = app.extensions.get("modqueue.turn_connection")
+        if turn is not None:
+            turn.close()
+        engine = app.extensions.get("modqueue.autocommit_engine")
+        if engine is not None:
+            engine.dispose()
 
     @staticmethod
     def _close(_exc: BaseException | None) -> None:
@@ -95,6 +116,29 @@ class Database:
             session.close()
         connection = g.pop("db_autocommit", None)
         if connection is not None:
+            connection.close()
+
+
+class TurnConnection:
+    """An autocommit connection that a process keeps, for callers that take turns and never use it at the
+    same time (posted comments' grouped writes: one call at a time, `service.grouping`). Kept, it is not
+    taken from the pool and given back on every call, which cost 0.07 ms of CPU per post (machine N)."""
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+        self._connection: Connection | None = None
+        self._pid = 0
+
+    def connection(self) -> Connection:
+        if self._connection is None or self._pid != os.getpid():
+            # Made on first use; a forked child makes its own and leaves its parent's alone.
+            self._connection, self._pid = self._engine.connect(), os.getpid()
+        return self._connection
+
+    def close(self) -> None:
+        """Give the connection up (it died); the next call makes a new one."""
+        connection, self._connection = self._connection, None
+        if connection is not None and self._pid == os.getpid():
             connection.close()
 
 

@@ -69,15 +69,18 @@ def _site_ref(site):
     return SiteRef(id=site.id, public_key=site.public_key, origin_urls=tuple(site.origin_urls))
 
 
-def test_a_comment_posted_on_a_connection_the_database_dropped_is_stored_once(settings, database_url):
-    """The autocommit pool lends connections without pinging them first; one the server has since closed
-    (a restart, a failover, an idle timeout) fails, and the INSERT is sent once more on a new one."""
+def test_a_reply_posted_on_connections_the_database_dropped_is_stored_once(settings, database_url):
+    """Neither the autocommit pool's connections nor the process's turn connection (its grouped INSERTs) are
+    pinged before use; one the server has since closed (a restart, a failover, an idle timeout) fails, and
+    the statement is sent once more on a new one. A reply uses both: its parent is read on the pool's
+    connection, it is stored on the turn connection."""
     import uuid
 
     import psycopg
     from sqlalchemy import delete, func, select
 
     from service.comments.models import Comment
+    from service.extensions import db
     from service.sites.models import Site
     from service.sites.operations import create_site
 
@@ -87,28 +90,34 @@ def test_a_comment_posted_on_a_connection_the_database_dropped_is_stored_once(se
         session.commit()
     client = app.test_client()
 
-    def post(body: str):
+    def post(body: str, parent_id: str | None = None):
         return client.post("/api/v1/comments", json={
-            "site": site.public_key, "article": {"id": "a"}, "author": {"name": "Ada"}, "body": body})
+            "site": site.public_key, "article": {"id": "a"}, "author": {"name": "Ada"}, "body": body,
+            "parent_id": parent_id})
 
     assert post("the article's first comment").status_code == 202  # the article is known from here on
-    assert post("one INSERT on the autocommit pool").status_code == 202
-    engine = app.extensions["modqueue.autocommit_engine"]
-    with engine.connect() as connection:  # the pool's one connection, which the next request will get
-        backend = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    parent = post("stored on the turn connection").get_json()["id"]
+    assert post("its parent read on the autocommit pool", parent_id=parent).status_code == 202
+    with app.extensions["modqueue.autocommit_engine"].connect() as connection:  # the pool's one connection
+        pooled = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    turn = app.extensions["modqueue.turn_connection"].connection()
+    kept = turn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    assert pooled != kept
     with psycopg.connect(database_url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as admin:
-        assert admin.execute("SELECT pg_terminate_backend(%s)", [backend]).fetchone()[0] is True
+        for backend in (pooled, kept):
+            assert admin.execute("SELECT pg_terminate_backend(%s)", [backend]).fetchone()[0] is True
 
-    body = f"sent on a dead connection {uuid.uuid4().hex[:6]}"
-    response = post(body)
+    body = f"sent on dead connections {uuid.uuid4().hex[:6]}"
+    response = post(body, parent_id=parent)
 
     assert response.status_code == 202
     assert client.get(response.headers["Location"]).get_json()["status"] == "pending"
+    assert app.extensions["modqueue.turn_connection"].connection() is not turn  # the dead one was given up
     with app.extensions["modqueue.sessions"]() as session:
         assert session.scalar(select(func.count()).select_from(Comment).where(Comment.body == body)) == 1
         # Committed outside the test's transaction: gone again with the site (its rows cascade), so no
         # other test finds these pending comments.
         session.execute(delete(Site).where(Site.id == site.id))
         session.commit()
-    engine.dispose()
+    db.close_autocommit(app)
     app.extensions["modqueue.sessions"].kw["bind"].dispose()

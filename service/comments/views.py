@@ -148,17 +148,18 @@ def _parent_article(parent_id: str) -> int | None:
 
 def new_admission(limits: PostingLimits) -> Admission:
     """The process's admission of posted comments: their limits in one pipeline, their rows in one INSERT on
-    the autocommit connection of the request that makes it (only that request takes one from the pool)."""
+    the process's `TurnConnection` (its grouped calls run one at a time)."""
 
     def write(rows: list[dict]) -> None:
         # Sent once more on a new connection if the pool lent a dead one, unless the first try committed
         # (one transaction: its first row tells); the ids were chosen before, so a retry stores each once.
         db.autocommit_once(lambda connection: operations.insert_comments(connection, rows),
-                           done=lambda connection: operations.comment_exists(connection, rows[0]["id"]))
+                           done=lambda connection: operations.comment_exists(connection, rows[0]["id"]),
+                           in_turn=True)
 
     def stored(row: dict) -> bool:
         return bool(db.autocommit_once(lambda connection: operations.comment_exists(connection, row["id"]),
-                                       done=lambda connection: False))
+                                       done=lambda connection: False, in_turn=True))
 
     return Admission(limits, write, stored)
 

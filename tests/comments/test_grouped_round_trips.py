@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select
 
 from service import create_app
 from service.comments.models import Comment
+from service.extensions import db
 from service.sites.models import Site
 from service.sites.operations import create_site
 from tests.support.waiting import wait_until
@@ -34,7 +35,7 @@ def app_with_site(settings, name: str):
         with app.extensions["modqueue.sessions"]() as session:
             session.execute(delete(Site).where(Site.id == site.id))  # its comments cascade
             session.commit()
-        app.extensions["modqueue.autocommit_engine"].dispose()
+        db.close_autocommit(app)
         app.extensions["modqueue.sessions"].kw["bind"].dispose()
 
 

@@ -22,6 +22,7 @@ from service import create_app
 from service.audit.models import StatusChange
 from service.comments.models import Comment
 from service.db import make_session_factory
+from service.extensions import db
 from service.sites.operations import create_site
 from tests.support.processes import RunningProcess, modqueue_env, start_worker
 from tests.support.waiting import wait_until
@@ -100,7 +101,7 @@ def running_stack(settings, engine, tmp_path, **changes):
     finally:
         for process in running.processes:
             process.stop()
-        app.extensions["modqueue.autocommit_engine"].dispose()  # the app's own pool, beside `engine`'s
+        db.close_autocommit(app)  # the app's own connections, beside `engine`'s
 
 
 @pytest.fixture
