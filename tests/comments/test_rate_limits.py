@@ -103,7 +103,7 @@ def test_limits_count_on_after_redis_forgets_its_scripts(limited_client, site, n
 
 
 def test_reports_are_limited_per_address_by_flask_limiter(limited_client, site, db_session):
-    comment_id = limited_client.post("/api/v1/comments", json=comment(site, "reported"),
+    comment_id = limited_client.post("/api/v1/comments", json=comment(site, f"reported-{uuid.uuid4().hex[:6]}"),
                                      environ_base=own_address()).get_json()["id"]
     db_session.get(Comment, comment_id).status = PUBLISHED
     db_session.commit()
@@ -123,7 +123,7 @@ def test_flask_limiter_looks_at_other_requests_but_not_at_posted_comments(limite
     identify = limiter.identify_request
     monkeypatch.setattr(limiter, "identify_request", lambda: looked_at.append(1) or identify())
 
-    posted = limited_client.post("/api/v1/comments", json=comment(site, "unlooked"),
+    posted = limited_client.post("/api/v1/comments", json=comment(site, f"unlooked-{uuid.uuid4().hex[:6]}"),
                                 environ_base=own_address())
     limiter_free = len(looked_at)
     read = limited_client.get(posted.headers["Location"])
