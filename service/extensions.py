@@ -27,7 +27,8 @@ T = TypeVar("T")
 
 class Database:
     """One SQLAlchemy session per request, closed (rolled back if uncommitted) at teardown; and a pool of
-    autocommit connections for the request path's single INSERT."""
+    autocommit connections for the request path's single statements, with one of them kept by the process
+    for posted comments' grouped INSERTs (`TurnConnection`)."""
 
     def init_app(self, app: Flask, settings: Settings, session_factory: sessionmaker[Session] | None = None) -> None:
         factory = session_factory or make_session_factory(

@@ -151,7 +151,7 @@ def new_admission(limits: PostingLimits) -> Admission:
     the process's `TurnConnection` (its grouped calls run one at a time)."""
 
     def write(rows: list[dict]) -> None:
-        # Sent once more on a new connection if the pool lent a dead one, unless the first try committed
+        # Sent once more on a new connection if the kept one had died, unless the first try committed
         # (one transaction: its first row tells); the ids were chosen before, so a retry stores each once.
         db.autocommit_once(lambda connection: operations.insert_comments(connection, rows),
                            done=lambda connection: operations.comment_exists(connection, rows[0]["id"]),
