@@ -65,6 +65,8 @@ def test_reader_posts_sees_awaiting_moderation_then_everyone_sees_it_published_a
     parent.get_by_role("button", name="Post reply").click()
     expect(parent.locator("li.pending")).to_contain_text("Agreed, well put.")
     live.ensure_worker()
+    # The replier's widget follows its pending reply; a page loaded before the decision would not show it.
+    expect(parent.locator("ul li.comment:not(.pending)")).to_contain_text("Agreed, well put.", timeout=30_000)
 
     third = browser.new_context().new_page()
     third.goto(f"{live.host_origin}/article.html")
