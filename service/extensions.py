@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -169,14 +170,27 @@ class TaskQueue:
         app.extensions["modqueue.celery"] = None
         app.extensions["modqueue.settings"] = settings
         app.extensions["modqueue.scoring_publisher"] = None
+        # The first requests of a process arrive together: one of them makes the Celery app and the
+        # publisher, and the others use those (re-entrant: the publisher is made with the Celery app).
+        app.extensions["modqueue.task_queue_lock"] = threading.RLock()
+
+    @staticmethod
+    def _made_once(key: str, make: Callable[[], T]) -> T:
+        extensions = current_app.extensions
+        if (value := extensions[key]) is None:
+            with extensions["modqueue.task_queue_lock"]:
+                if (value := extensions[key]) is None:
+                    value = extensions[key] = make()
+        return value
 
     @property
     def celery(self) -> "Celery":
-        if current_app.extensions["modqueue.celery"] is None:
+        def make() -> "Celery":
             from workers.celery_app import create_celery
 
-            current_app.extensions["modqueue.celery"] = create_celery(current_app.extensions["modqueue.settings"])
-        return current_app.extensions["modqueue.celery"]
+            return create_celery(current_app.extensions["modqueue.settings"])
+
+        return self._made_once("modqueue.celery", make)
 
     def _send(self, task: str, args: list, comment_id: str | None = None) -> bool:
         try:
@@ -193,14 +207,15 @@ class TaskQueue:
 
     @property
     def scoring_publisher(self) -> BatchPublisher:
-        if current_app.extensions["modqueue.scoring_publisher"] is None:
+        def make() -> BatchPublisher:
             from workers.celery_app import send_scoring
 
             celery, settings = self.celery, current_app.extensions["modqueue.settings"]
-            current_app.extensions["modqueue.scoring_publisher"] = BatchPublisher(
-                lambda ids: send_scoring(celery, ids, settings.batch_size), name="scoring publisher",
-                linger=settings.publish_linger_seconds, counter=SCORING_PUBLISHED)
-        return current_app.extensions["modqueue.scoring_publisher"]
+            return BatchPublisher(lambda ids: send_scoring(celery, ids, settings.batch_size),
+                                  name="scoring publisher", linger=settings.publish_linger_seconds,
+                                  counter=SCORING_PUBLISHED)
+
+        return self._made_once("modqueue.scoring_publisher", make)
 
     def enqueue_scoring(self, comment_id: str) -> bool:
         """Queue a committed comment for scoring without waiting for Redis: this process's publisher sends

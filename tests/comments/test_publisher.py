@@ -120,3 +120,25 @@ def test_a_full_buffer_refuses_more_ids_instead_of_growing():
     # One id is in flight once the thread takes it; the buffer holds three more, the rest are refused.
     assert results.count(False) >= 2
     assert sorted(send.sent) == sorted(f"c{n}" for n, ok in enumerate(results) if ok)
+
+
+def test_a_process_s_first_concurrent_posts_share_one_publisher_and_one_celery_app(app):
+    from service.extensions import task_queue
+    from service.publisher import _publishers
+
+    before = len(_publishers)
+    start = threading.Barrier(16)
+    seen: list[tuple[int, int]] = []
+
+    def first_post() -> None:
+        with app.app_context():
+            start.wait()
+            seen.append((id(task_queue.scoring_publisher), id(task_queue.celery)))
+
+    threads = [threading.Thread(target=first_post) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(seen) == 16 and len(set(seen)) == 1
+    assert len(_publishers) == before + 1  # one publisher made (each made one holds a thread once used)
