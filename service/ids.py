@@ -15,8 +15,17 @@ _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 _RANDOM_CHUNK = 1280
 _random = bytearray()
 _random_lock = threading.Lock()
-# A forked child must never hand out bytes its parent also holds: it starts with none.
-os.register_at_fork(after_in_child=_random.clear)
+
+
+def _after_fork_in_child() -> None:
+    # A forked child must never hand out bytes its parent also holds: it starts with none, and with a lock
+    # of its own (a thread of the parent may have held the old one as it forked).
+    global _random_lock
+    _random.clear()
+    _random_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _random_bits_80() -> int:
