@@ -10,6 +10,10 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import os
+import socket
+import struct
+import threading
 import time
 from collections.abc import Callable
 
@@ -20,7 +24,8 @@ from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
-from redis.exceptions import NoScriptError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, ResponseError
 
 from service.comments.models import author_key_for
 from service.errors import APIError
@@ -66,12 +71,14 @@ class PostingLimits:
         if storage_url.startswith(("redis://", "rediss://", "redis+unix://")):
             self.storage: RedisStorage | MemoryStorage = RedisStorage(
                 storage_url, key_prefix=KEY_PREFIX, socket_connect_timeout=2, socket_timeout=2)
+            client = self.storage.get_connection()
             # The script's SHA-1, computed here; Redis is first asked for it by the first comment.
-            self._sha: str | None = self.storage.get_connection().register_script(
-                RedisStorage.SCRIPT_ACQUIRE_SLIDING_WINDOW).sha
+            self._sha: str | None = client.register_script(RedisStorage.SCRIPT_ACQUIRE_SLIDING_WINDOW).sha
+            self._kept: KeptConnection | None = KeptConnection(client.connection_pool, timeout=2)
         else:  # no Redis (an app built without one): this process's memory
             self.storage = MemoryStorage()
             self._sha = None
+            self._kept = None
         self.strategy = SlidingWindowCounterRateLimiter(self.storage)
         self._warned_at = 0.0
 
@@ -105,17 +112,14 @@ class PostingLimits:
         return results
 
     def _acquire_all(self, checks: list[tuple[RateLimitItem, tuple[str, str]]]) -> list:
-        client = self.storage.get_connection()
         for _attempt in range(2):
-            pipeline = client.pipeline(transaction=False)
-            for item, identifiers in checks:
-                pipeline.evalsha(self._sha, 2, *self._window_keys(item, *identifiers), item.amount,
-                                 item.get_expiry(), 1)
-            results = pipeline.execute(raise_on_error=False)
+            results = self._kept.execute([
+                ("EVALSHA", self._sha, 2, *self._window_keys(item, *identifiers), item.amount, item.get_expiry(), 1)
+                for item, identifiers in checks])
             if not any(isinstance(r, NoScriptError) for r in results):
                 break
             # Redis restarted (it keeps no scripts): no script ran, so nothing was counted; load it, count.
-            self._sha = client.script_load(RedisStorage.SCRIPT_ACQUIRE_SLIDING_WINDOW)
+            self._sha = self.storage.get_connection().script_load(RedisStorage.SCRIPT_ACQUIRE_SLIDING_WINDOW)
         for result in results:
             if isinstance(result, Exception):
                 raise result
@@ -132,6 +136,69 @@ class PostingLimits:
         if time.monotonic() - self._warned_at > 60:
             self._warned_at = time.monotonic()
             log.warning("posting limits not checked, Redis unreachable (%s); comments accepted meanwhile", exc)
+
+
+class KeptConnection:
+    """One Redis connection a process keeps for one kind of pipeline (the posting limits'), sent on without
+    taking it from a pool.
+
+    A post's limits are counted in the grouped call every other post of the moment waits on, and each
+    system call on the way lets another thread take the GIL, which the call must then wait to get back.
+    Taking a connection from redis-py's pool makes three (its check that nothing is left to read), and a
+    socket with a timeout polls before each send and each read, two more: seven for one round trip, where
+    this connection makes two (send, read). Its socket blocks, and the kernel times out a send or a read
+    that takes longer than `timeout` seconds (`SO_SNDTIMEO`, `SO_RCVTIMEO`), which redis-py reports as a
+    ConnectionError. A connection found dead (Redis restarted since its last use) is made again and the
+    pipeline sent once more; a fresh one that fails raises.
+    """
+
+    def __init__(self, pool: redis.ConnectionPool, *, timeout: float):
+        self._pool = pool
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._connection = None
+        self._pid = os.getpid()
+
+    def execute(self, commands: list[tuple]) -> list:
+        """Each command's reply, in order (a command's own error, such as NoScriptError, as its reply)."""
+        with self._lock:
+            if self._pid != os.getpid():  # forked: the parent's socket is not this process's to use
+                self._connection, self._pid = None, os.getpid()
+            kept = self._connection is not None
+            try:
+                return self._send(commands)
+            except RedisConnectionError:
+                if not kept:
+                    raise
+                return self._send(commands)  # the kept connection had died: once more, on a new one
+
+    def _send(self, commands: list[tuple]) -> list:
+        connection = self._connection or self._connect()
+        try:
+            connection.send_packed_command(connection.pack_commands(commands), check_health=False)
+            replies = []
+            for _command in commands:
+                try:
+                    replies.append(connection.read_response())
+                except ResponseError as exc:
+                    replies.append(exc)
+            return replies
+        except BaseException:
+            # A reply may be left half read: the connection is not used again.
+            self._connection = None
+            connection.disconnect()
+            raise
+
+    def _connect(self):
+        connection = self._pool.connection_class(**self._pool.connection_kwargs)
+        connection.connect()  # the pool's timeouts for connecting and for the handshake
+        sock = connection._sock  # redis-py keeps no public handle on it
+        limit = struct.pack("ll", int(self.timeout), int(self.timeout % 1 * 1_000_000))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, limit)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, limit)
+        sock.settimeout(None)
+        self._connection = connection
+        return connection
 
 
 def refuse(retry_after: int) -> None:

@@ -130,3 +130,88 @@ def test_flask_limiter_looks_at_other_requests_but_not_at_posted_comments(limite
 
     assert posted.status_code == 202 and limiter_free == 0
     assert read.status_code == 200 and len(looked_at) > 0
+
+
+# The connection the posting limits keep (`KeptConnection`): two system calls a round trip, and what a
+# pool would have handled for it: a connection the server dropped, a server that stops answering, a fork.
+
+def kept_connection(url: str = "redis://127.0.0.1:6379/8", timeout: float = 2):
+    import redis
+    from service.ratelimit import KeptConnection
+
+    return KeptConnection(redis.ConnectionPool.from_url(url), timeout=timeout)
+
+
+def test_the_kept_connection_sends_on_a_blocking_socket_the_kernel_times_out():
+    import socket
+    import struct
+
+    kept = kept_connection(timeout=1.5)
+    assert kept.execute([("SET", "kept-probe", "1"), ("GET", "kept-probe")]) == [b"OK", b"1"]  # replies as sent
+    sock = kept._connection._sock
+    assert sock.gettimeout() is None  # no poll before each send and read
+    assert struct.unpack("ll", sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16)) == (1, 500_000)
+    assert struct.unpack("ll", sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, 16)) == (1, 500_000)
+
+
+def test_a_command_error_is_its_reply_and_the_connection_stays():
+    from redis.exceptions import ResponseError
+
+    kept = kept_connection()
+    kept.execute([("SET", "kept-text", "a")])
+    connection = kept._connection
+    replies = kept.execute([("INCR", "kept-text"), ("GET", "kept-text")])
+    assert isinstance(replies[0], ResponseError) and replies[1] == b"a"
+    assert kept._connection is connection
+
+
+def test_the_kept_connection_is_made_again_when_the_server_dropped_it():
+    import redis
+
+    kept = kept_connection()
+    first_id = kept.execute([("CLIENT", "ID")])[0]
+    redis.Redis.from_url("redis://127.0.0.1:6379/8").client_kill_filter(_id=first_id)  # as a Redis restart would
+
+    replies = kept.execute([("INCR", "kept-counter"), ("CLIENT", "ID")])
+
+    assert isinstance(replies[0], int) and replies[1] != first_id
+
+
+def test_a_server_that_stops_answering_fails_the_call_after_the_timeout():
+    """A listening socket nobody serves: the connection is made (the kernel's backlog), the pipeline is sent,
+    and no reply comes. The call fails (the limits then let comments through) rather than waiting for ever."""
+    import socket
+    import time
+
+    import redis
+
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        # No handshake to wait on: RESP2, no client name or library details sent on connecting.
+        kept = kept_connection(f"redis://127.0.0.1:{port}/0?protocol=2&lib_name=&lib_version=", timeout=0.3)
+        kept._pool.connection_kwargs.update(lib_name=None, lib_version=None)
+        began = time.monotonic()
+        with pytest.raises(redis.ConnectionError):
+            kept.execute([("PING",)])
+        waited = time.monotonic() - began
+    assert kept._connection is None  # nothing half read is used again
+    assert waited >= 0.3
+
+
+def test_a_forked_child_makes_its_own_connection():
+    import os
+
+    kept = kept_connection()
+    parent_id = kept.execute([("CLIENT", "ID")])[0]
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            os.write(write_end, str(kept.execute([("CLIENT", "ID")])[0]).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    child_id = int(os.read(read_end, 64))
+    os.waitpid(child, 0)
+    assert child_id != parent_id
+    assert kept.execute([("CLIENT", "ID")])[0] == parent_id  # the parent's connection is untouched
