@@ -43,7 +43,7 @@ from service.gunicorn_conf import access_log_format
 from service.sites.operations import create_site
 
 # The server settings `modqueue web --workers 2` runs with (service/cli.py), access log included.
-GUNICORN = ["--workers", "2", "--worker-class", "gthread", "--threads", "32", "--graceful-timeout", "30",
+GUNICORN = ["--workers", "2", "--worker-class", "gevent", "--worker-connections", "1000", "--graceful-timeout", "30",
             "--access-logfile", "-", "--access-logformat", access_log_format]
 
 

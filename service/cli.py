@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from pathlib import Path
 
 import click
 
@@ -202,16 +203,22 @@ def user_create(email: str, role: str, password_stdin: bool) -> None:
 @click.option("--host", default="0.0.0.0", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
-@click.option("--threads", default=32, show_default=True, type=int,
-              help="threads per worker; each open dashboard holds one for its event stream")
-def web(host: str, port: int, workers: int, threads: int) -> None:
+@click.option("--connections", default=1000, show_default=True, type=int,
+              help="requests in progress per worker, open dashboards' event streams included")
+def web(host: str, port: int, workers: int, connections: int) -> None:
     """Run the web app under gunicorn; SIGTERM finishes requests in flight (up to 30 s) before exiting."""
+    # Each worker serves its requests as gevent greenlets: a request waiting on Postgres or Redis lets the
+    # others run. With a thread per request (gthread), every round trip ended in a wait to take the GIL back
+    # behind the process's other requests: bench/RESULTS.md, machine P.
     _metrics_dir("web")
     os.execvp(
         sys.executable,
         [sys.executable, "-m", "gunicorn", "service:create_app()", "--bind", f"{host}:{port}",
-         "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
-         "--graceful-timeout", "30", "--access-logfile", "-", "--config", "python:service.gunicorn_conf"],
+         "--workers", str(workers), "--worker-class", "gevent", "--worker-connections", str(connections),
+         "--graceful-timeout", "30", "--access-logfile", "-",
+         # By its path: importing it as `service.gunicorn_conf` would import the whole app into gunicorn's
+         # master, before each worker's gevent patches the standard library that the app's modules hold on to.
+         "--config", str(Path(__file__).with_name("gunicorn_conf.py"))],
     )
 
 

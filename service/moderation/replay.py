@@ -6,6 +6,7 @@ thresholds and pre-moderation are, over up to 100,000 comments, as array operati
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,8 @@ from service.comments.models import FLAGGED, PENDING, PUBLISHED, REJECTED, Comme
 from service.moderation.policy import SCORE_ATTRIBUTES, PolicyRules
 
 OUTCOMES = (PUBLISHED, FLAGGED, REJECTED)
+#: Rows of history fetched at a time.
+HISTORY_CHUNK = 10_000
 _PUBLISHED, _FLAGGED, _REJECTED = range(3)
 
 
@@ -69,11 +72,18 @@ def load_history(session: Session, site_id: int, limit: int = 100_000) -> Histor
     score_columns = [Comment.scores[name].as_float().label(name) for name in SCORE_ATTRIBUTES]
     recent = (select(Comment.id, *score_columns).where(Comment.site_id == site_id, Comment.status != PENDING)
               .order_by(Comment.id.desc()).limit(limit).subquery())
-    rows = session.execute(
+    result = session.execute(
         select(recent.c.id, *(recent.c[name] for name in SCORE_ATTRIBUTES), StatusChange.to_status)
         .outerjoin(latest_human, latest_human.c.comment_id == recent.c.id)
-        .outerjoin(StatusChange, StatusChange.id == latest_human.c.change_id)
-    ).all()
+        .outerjoin(StatusChange, StatusChange.id == latest_human.c.change_id),
+        execution_options={"yield_per": HISTORY_CHUNK},
+    )
+    rows = []
+    for chunk in result.partitions():
+        rows.extend(chunk)
+        # Turning 100,000 rows into Python objects takes a while; between chunks the web process's other
+        # requests get to run (its gevent worker runs one request at a time until that one waits).
+        time.sleep(0)
     if not rows:
         return build_history([])
     columns = list(zip(*rows))

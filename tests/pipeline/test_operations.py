@@ -63,7 +63,8 @@ def test_compose_commands_run_the_stack_and_metrics_count_what_happened(stack):
     migrate = subprocess.run(compose_command("migrate"), env=modqueue_env(stack.settings, **env), cwd=ROOT,
                              capture_output=True, text=True, timeout=120)
     assert migrate.returncode == 0, migrate.stderr
-    web = stack.start_process("web", compose_command("web", web_port), **env)
+    # Warnings shown for the web (the tests' processes hide them): gevent warns if it patches too late.
+    web = stack.start_process("web", compose_command("web", web_port), **env, PYTHONWARNINGS="default")
     worker = stack.start_process("worker", compose_command("worker"), **env)
     stack.start_process("beat", compose_command("beat"), **env)
     base = f"http://127.0.0.1:{web_port}"
@@ -94,6 +95,12 @@ def test_compose_commands_run_the_stack_and_metrics_count_what_happened(stack):
                      if line.startswith("{") and '"decided ' in line]
     assert {line["comment_id"] for line in decided_lines} == set(ids)
     assert all(line["task_id"] for line in decided_lines)
+    # The web's gevent workers wait on Postgres through gevent's poll: psycopg's C wait would hold up every
+    # other request of the worker; and nothing was imported before gevent patched the worker.
+    web_lines = [json.loads(line) for line in web.log.splitlines() if line.startswith("{")]
+    assert [line["message"] for line in web_lines if "database waits" in line["message"]] == [
+        "database waits: psycopg wait_poll (gevent)"] * 2  # one line per worker process
+    assert "MonkeyPatchWarning" not in web.log
 
     web.stop(signal.SIGTERM)
     assert web.popen.returncode == 0
